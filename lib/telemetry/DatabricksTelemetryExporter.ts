@@ -1,0 +1,295 @@
+import AuditFileWriter from './AuditFileWriter';
+import CircuitBreaker from './CircuitBreaker';
+import ExceptionClassifier from './ExceptionClassifier';
+import ITelemetryContext from './contracts/ITelemetryContext';
+import ITelemetryExporter from './contracts/ITelemetryExporter';
+import TelemetryTarget from './contracts/TelemetryTarget';
+import TelemetryHttpError from './errors/TelemetryHttpError';
+import httpRequest, { HttpResponse } from './httpRequest';
+import { TelemetryConfiguration, TelemetryLog } from './types';
+import { serializeLog, uploadBody } from './wire/serializer';
+import debugLog from './debugLog';
+
+export interface TelemetryExporterStats {
+  /** HTTP attempts made. */
+  requests: number;
+  /** Logs the server accepted. */
+  logsDelivered: number;
+  /** Logs given up on: unusable, refused by the breaker, failed, rejected, or cut by shutdown. */
+  logsDropped: number;
+  /** Uploads the server accepted only in part. */
+  partialRejections: number;
+}
+
+/** Why an await ended early; both are plain errors so the classifier sees only a name. */
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in milliseconds capped at `maxMs`; undefined if absent or unreadable. */
+function retryAfterMs(response: HttpResponse, maxMs: number): number | undefined {
+  const value = response.header('retry-after')?.trim();
+  if (!value) {
+    return undefined;
+  }
+  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), maxMs);
+}
+
+function isMarkedUnauthenticated(log: TelemetryLog): boolean {
+  try {
+    return log.unauthenticated === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Sends finished logs to the workspace's telemetry endpoint: signed-in logs to `/telemetry-ext`
+ * with the connection's own headers, the rest to `/telemetry-unauth` with no credentials at all.
+ * Each HTTP attempt asks the host's circuit breaker first and reports its outcome, so a dead
+ * endpoint sees at most `circuitBreakerThreshold` requests. Retryable failures wait full-jitter
+ * backoff or the server's `Retry-After`; terminal ones are not retried. A partial success is never
+ * re-sent (we cannot know which logs the server kept; re-sending duplicates them). Never throws,
+ * never rejects, logs only at debug level, and reports nothing about its own failures.
+ *
+ * With `auditFile` set, each log is appended to that file exactly as it goes into `protoLogs`,
+ * once, just before the batch's first HTTP request (what the breaker or shutdown stops from being
+ * sent is not written; a retry writes nothing again), whatever the upload's outcome.
+ */
+export default class DatabricksTelemetryExporter implements ITelemetryExporter {
+  private readonly stats: TelemetryExporterStats = { requests: 0, logsDelivered: 0, logsDropped: 0, partialRejections: 0 };
+
+  private readonly shutdownController = new AbortController();
+
+  private auditFile?: AuditFileWriter;
+
+  constructor(
+    private readonly context: ITelemetryContext,
+    private readonly target: TelemetryTarget,
+    private readonly circuitBreaker: CircuitBreaker,
+  ) {}
+
+  async export(logs: TelemetryLog[]): Promise<void> {
+    if (this.isShutdown()) {
+      return;
+    }
+    try {
+      if (!Array.isArray(logs)) {
+        this.debug('telemetry export: ignoring a non-array batch');
+        return;
+      }
+      if (!this.circuitBreaker.isRequestAllowed()) {
+        // Checked before serializing: during an outage the logs are dropped for the cost of a count.
+        this.stats.logsDropped += logs.length;
+        this.debug(`telemetry export: dropped ${logs.length} logs: circuit breaker open`);
+        return;
+      }
+      const config = this.context.getTelemetryConfig();
+      if (config.auditFile && !this.auditFile) {
+        this.auditFile = new AuditFileWriter(this.context, config.auditFile);
+      }
+      const signedIn: string[] = [];
+      const unauthenticated: string[] = [];
+      for (const log of logs) {
+        const unauth = !config.authenticatedExport || isMarkedUnauthenticated(log);
+        const json = serializeLog(log, this.target.userAgent, unauth);
+        if (json === undefined) {
+          this.stats.logsDropped += 1;
+          this.debug('telemetry export: dropped an unusable log');
+        } else {
+          (unauth ? unauthenticated : signedIn).push(json);
+        }
+      }
+      if (signedIn.length > 0) {
+        await this.send(signedIn, false, config);
+      }
+      if (unauthenticated.length > 0) {
+        await this.send(unauthenticated, true, config);
+      }
+    } catch (error) {
+      this.debug(`telemetry export failed: ${ExceptionClassifier.safeErrorName(error)}`);
+    }
+  }
+
+  shutdown(): void {
+    // AbortController ignores a second abort, which makes this idempotent.
+    this.shutdownController.abort();
+  }
+
+  getStats(): TelemetryExporterStats {
+    return { ...this.stats };
+  }
+
+  private async send(protoLogs: string[], unauthenticated: boolean, config: TelemetryConfiguration): Promise<void> {
+    const count = protoLogs.length;
+    const url = `https://${this.target.host}:${this.target.port}/${unauthenticated ? 'telemetry-unauth' : 'telemetry-ext'}`;
+    const body = uploadBody(protoLogs, Date.now());
+    const attempts = 1 + config.maxRetries;
+
+    for (let attempt = 0; attempt < attempts; attempt += 1) {
+      if (this.isShutdown()) {
+        return this.drop(count, 'shut down');
+      }
+      if (!this.circuitBreaker.isRequestAllowed()) {
+        return this.drop(count, 'circuit breaker open');
+      }
+      let headers: Record<string, string>;
+      try {
+        headers = await this.headers(unauthenticated, config);
+      } catch {
+        // No failure is reported anywhere but here: telemetry about auth failures of telemetry could recurse.
+        return this.drop(count, 'authentication headers unavailable');
+      }
+
+      if (attempt === 0) {
+        this.auditFile?.write(protoLogs);
+      }
+      let failure: unknown;
+      try {
+        this.stats.requests += 1;
+        const response = await this.untilShutdown(
+          httpRequest(this.context, {
+            method: 'POST',
+            url,
+            headers,
+            body,
+            timeoutMs: config.requestTimeoutMs,
+            signal: this.shutdownController.signal,
+          }),
+          config.requestTimeoutMs,
+        );
+        if (response.status >= 200 && response.status < 300) {
+          this.circuitBreaker.onSuccess();
+          this.accepted(response, count);
+          return;
+        }
+        failure = new TelemetryHttpError(response.status, retryAfterMs(response, config.retryAfterMaxMs));
+      } catch (error) {
+        failure = error;
+      }
+      this.circuitBreaker.onFailure();
+
+      const name = ExceptionClassifier.safeErrorName(failure);
+      if (this.isShutdown()) {
+        return this.drop(count, 'shut down');
+      }
+      if (!ExceptionClassifier.isRetryable(failure)) {
+        return this.drop(count, `not retryable (${name}${statusOf(failure)})`);
+      }
+      if (attempt + 1 >= attempts) {
+        return this.drop(count, `retries exhausted (${name}${statusOf(failure)})`);
+      }
+      const delay =
+        failure instanceof TelemetryHttpError && failure.retryAfterMs !== undefined
+          ? failure.retryAfterMs
+          : Math.random() * Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** attempt);
+      this.debug(`telemetry export: attempt ${attempt + 1} failed (${name}${statusOf(failure)}), retrying in ${Math.round(delay)} ms`);
+      await this.sleep(delay);
+    }
+    // Only an invalid maxRetries (negative, NaN) leaves the loop without an outcome.
+    return this.drop(count, 'no attempt allowed');
+  }
+
+  private async headers(unauthenticated: boolean, config: TelemetryConfiguration): Promise<Record<string, string>> {
+    const headers: Record<string, string> = {};
+    if (!unauthenticated) {
+      // Whatever the connection's auth produces (bearer, custom headers): no Authorization header is required.
+      const auth = await this.untilShutdown(Promise.resolve(this.target.getAuthHeaders()), config.requestTimeoutMs);
+      for (const [name, value] of Object.entries(typeof auth === 'object' && auth !== null ? auth : {})) {
+        if (typeof value === 'string') {
+          headers[name] = value;
+        }
+      }
+      // The org id ties a log to a workspace, which the unauthenticated endpoint must never learn.
+      if (this.target.orgId) {
+        headers['x-databricks-org-id'] = this.target.orgId;
+      }
+    }
+    headers['Content-Type'] = 'application/json';
+    headers.Accept = 'application/json';
+    headers['User-Agent'] = this.target.userAgent;
+    return headers;
+  }
+
+  /** Counts what a 2xx response says the server kept. */
+  private accepted(response: HttpResponse, count: number): void {
+    let kept: unknown;
+    try {
+      kept = (JSON.parse(response.body) as { numProtoSuccess?: unknown })?.numProtoSuccess;
+    } catch {
+      kept = undefined;
+    }
+    if (typeof kept !== 'number' || !Number.isInteger(kept) || kept < 0) {
+      this.stats.logsDelivered += count;
+      this.debug('telemetry export: unreadable success response; counting the batch as delivered');
+      return;
+    }
+    const delivered = Math.min(kept, count);
+    this.stats.logsDelivered += delivered;
+    if (delivered < count) {
+      this.stats.partialRejections += 1;
+      this.stats.logsDropped += count - delivered;
+      this.debug(`telemetry export: server kept ${delivered} of ${count} logs; not re-sending (duplicates)`);
+    }
+  }
+
+  private drop(count: number, reason: string): void {
+    this.stats.logsDropped += count;
+    this.debug(`telemetry export: dropped ${count} logs: ${reason}`);
+  }
+
+  /** Settles with `promise`, or rejects on shutdown or after `timeoutMs`, whichever comes first. */
+  private untilShutdown<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+    const { signal } = this.shutdownController;
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        settle();
+        reject(namedError('AbortError', 'telemetry exporter shut down'));
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(namedError('TimeoutError', 'telemetry request timed out'));
+      }, timeoutMs);
+      timer.unref();
+      const settle = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+      };
+      if (signal.aborted) {
+        onAbort();
+        return;
+      }
+      signal.addEventListener('abort', onAbort);
+      promise.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** A backoff wait that never keeps the process alive and ends at once on shutdown. */
+  private sleep(ms: number): Promise<void> {
+    return this.untilShutdown(new Promise<void>(() => undefined), ms).catch(() => undefined);
+  }
+
+  private isShutdown(): boolean {
+    return this.shutdownController.signal.aborted;
+  }
+
+  private debug(message: string): void {
+    debugLog(this.context, message);
+  }
+}
+
+function statusOf(error: unknown): string {
+  return error instanceof TelemetryHttpError ? ` HTTP ${error.statusCode}` : '';
+}

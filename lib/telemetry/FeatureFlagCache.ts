@@ -1,0 +1,240 @@
+import ITelemetryContext from './contracts/ITelemetryContext';
+import TelemetryTarget, { hostKey } from './contracts/TelemetryTarget';
+import httpRequest from './httpRequest';
+import { DEFAULT_TELEMETRY_CONFIG } from './types';
+import debugLog from './debugLog';
+
+export type FeatureFlagState = 'enabled' | 'disabled' | 'unknown';
+
+export const TELEMETRY_FLAG_NAME = 'databricks.partnerplatform.clientConfigsFeatureFlags.enableTelemetryForNodeJs';
+
+/** A server TTL outside this range is clamped: too short floods the endpoint, too long never notices a switch. */
+const MIN_TTL_MS = 60 * 1000;
+const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+
+interface Holder {
+  context: ITelemetryContext;
+  target: TelemetryTarget;
+}
+
+interface HostEntry {
+  /**
+   * One element per `acquire`; the oldest one makes the request: its credentials have served
+   * longest, so a newcomer with a wrong token cannot turn the host's flag off for everyone.
+   */
+  holders: Holder[];
+  state: FeatureFlagState;
+  /** Epoch ms after which the state is refreshed in the background; 0 until the first answer. */
+  expiresAt: number;
+  inFlight?: Promise<void>;
+  /** The state came from a failed look-up, not from the server's answer. */
+  failed: boolean;
+}
+
+interface FetchResult {
+  state: 'enabled' | 'disabled';
+  ttlMs: number;
+  reason?: string;
+}
+
+/**
+ * Per-host cache of the server's telemetry feature flag. Warm, never blocking: `acquire` starts a
+ * background fetch and `getState` answers synchronously from the last known value, so `connect()`
+ * never waits for the flag endpoint. Expiry is checked against `Date.now()` on read, so the cache
+ * owns no timers.
+ */
+export default class FeatureFlagCache {
+  private readonly hosts = new Map<string, HostEntry>();
+
+  /** Registers one user of the host's flag and starts a fetch when there is no fresh value. */
+  acquire(context: ITelemetryContext, target: TelemetryTarget): void {
+    try {
+      const key = hostKey(target);
+      let entry = this.hosts.get(key);
+      if (!entry) {
+        entry = { holders: [], state: 'unknown', expiresAt: 0, failed: false };
+        this.hosts.set(key, entry);
+      }
+      entry.holders.push({ context, target });
+      this.refreshIfStale(key, entry);
+    } catch (error) {
+      log(context, `telemetry feature flag: acquire failed: ${describe(error)}`);
+    }
+  }
+
+  /** Drops one user of the host's flag; the host is forgotten when the last one leaves. */
+  release(target: TelemetryTarget): void {
+    try {
+      const key = hostKey(target);
+      const entry = this.hosts.get(key);
+      if (!entry) {
+        return;
+      }
+      let index = entry.holders.findIndex((holder) => holder.target === target);
+      if (index < 0) {
+        index = entry.holders.length - 1;
+      }
+      entry.holders.splice(index, 1);
+      if (entry.holders.length === 0) {
+        this.hosts.delete(key);
+      }
+    } catch {
+      // A malformed target was never acquired, so there is nothing to release (and no logger).
+    }
+  }
+
+  /** Last known state; an expired value keeps serving while one background refresh runs. */
+  getState(target: TelemetryTarget): FeatureFlagState {
+    try {
+      const key = hostKey(target);
+      const entry = this.hosts.get(key);
+      if (!entry) {
+        return 'unknown';
+      }
+      this.refreshIfStale(key, entry);
+      return entry.state;
+    } catch {
+      return 'unknown';
+    }
+  }
+
+  /** The state once an in-flight fetch settles, waiting at most `timeoutMs` (for `close()`). */
+  async whenSettled(target: TelemetryTarget, timeoutMs: number): Promise<FeatureFlagState> {
+    try {
+      const key = hostKey(target);
+      const entry = this.hosts.get(key);
+      if (!entry) {
+        return 'unknown';
+      }
+      this.refreshIfStale(key, entry);
+      if (entry.inFlight) {
+        await withDeadline(entry.inFlight, timeoutMs);
+      }
+      return entry.state;
+    } catch {
+      return 'unknown';
+    }
+  }
+
+  /** Number of users of the host's flag (0 once forgotten). */
+  getRefCount(target: TelemetryTarget): number {
+    try {
+      return this.hosts.get(hostKey(target))?.holders.length ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private refreshIfStale(key: string, entry: HostEntry): void {
+    if (entry.inFlight || (entry.expiresAt !== 0 && Date.now() < entry.expiresAt)) {
+      return;
+    }
+    const { context, target } = entry.holders[0];
+    if (entry.failed) {
+      // A failure is not an answer: once it expires, logs are held (bounded) until the retry answers.
+      entry.state = 'unknown';
+    }
+    entry.inFlight = fetchFlag(context, target).then((result) => {
+      entry.state = result.state;
+      entry.failed = result.reason !== undefined;
+      entry.expiresAt = Date.now() + result.ttlMs;
+      entry.inFlight = undefined;
+      if (result.reason) {
+        log(context, `telemetry feature flag for ${key}: ${result.reason}; disabled for ${result.ttlMs} ms`);
+      }
+    });
+  }
+}
+
+/** Never rejects: every failure is a short-lived 'disabled'. */
+async function fetchFlag(context: ITelemetryContext, target: TelemetryTarget): Promise<FetchResult> {
+  let failureTtlMs = DEFAULT_TELEMETRY_CONFIG.featureFlagFailureTtlMs;
+  try {
+    const config = context.getTelemetryConfig();
+    failureTtlMs = config.featureFlagFailureTtlMs;
+    // The deadline also covers getting the auth headers, which httpRequest's own timeout does not.
+    const response = await withDeadline(request(context, target, config.requestTimeoutMs), config.requestTimeoutMs);
+    if (!response) {
+      return { state: 'disabled', ttlMs: failureTtlMs, reason: 'request timed out' };
+    }
+    if (response.status < 200 || response.status >= 300) {
+      return { state: 'disabled', ttlMs: failureTtlMs, reason: `HTTP ${response.status}` };
+    }
+    return parseResponse(response.body, config.featureFlagTtlMs, failureTtlMs);
+  } catch (error) {
+    return { state: 'disabled', ttlMs: failureTtlMs, reason: `request failed: ${describe(error)}` };
+  }
+}
+
+async function request(context: ITelemetryContext, target: TelemetryTarget, timeoutMs: number) {
+  const headers: Record<string, string> = {
+    ...(await target.getAuthHeaders()),
+    Accept: 'application/json',
+    'User-Agent': target.userAgent,
+  };
+  if (target.orgId) {
+    headers['x-databricks-org-id'] = target.orgId;
+  }
+  const version = encodeURIComponent(target.driverVersion);
+  return httpRequest(context, {
+    method: 'GET',
+    url: `https://${target.host}:${target.port}/api/2.0/connector-service/feature-flags/NODEJS/${version}`,
+    headers,
+    timeoutMs,
+  });
+}
+
+function parseResponse(body: string, defaultTtlMs: number, failureTtlMs: number): FetchResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { state: 'disabled', ttlMs: failureTtlMs, reason: 'malformed response body' };
+  }
+  const record = isRecord(parsed) ? parsed : {};
+  const flags = Array.isArray(record.flags) ? record.flags : [];
+  const flag = flags.find((item: unknown) => isRecord(item) && item.name === TELEMETRY_FLAG_NAME);
+  if (!isRecord(flag) || typeof flag.value !== 'string') {
+    return { state: 'disabled', ttlMs: failureTtlMs, reason: 'flag missing from response' };
+  }
+  const ttlSeconds = record.ttl_seconds ?? record.ttlSeconds;
+  const ttlMs =
+    typeof ttlSeconds === 'number' && Number.isFinite(ttlSeconds) && ttlSeconds > 0
+      ? Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttlSeconds * 1000))
+      : defaultTtlMs;
+  return { state: flag.value.toLowerCase() === 'true' ? 'enabled' : 'disabled', ttlMs };
+}
+
+/** Resolves with the promise's value, or undefined once `ms` passed; the timer never holds the process. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise<T | undefined>((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+function log(context: ITelemetryContext, message: string): void {
+  debugLog(context, message);
+}

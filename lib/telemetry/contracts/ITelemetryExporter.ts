@@ -1,0 +1,9 @@
+import { TelemetryLog } from '../types';
+
+/** Sends finished logs somewhere. Never throws and never rejects. */
+export default interface ITelemetryExporter {
+  /** Resolves when the logs were sent, rejected by the server, or given up on. */
+  export(logs: TelemetryLog[]): Promise<void>;
+  /** Aborts requests in flight and backoff waits; later exports resolve at once. Idempotent. */
+  shutdown(): void;
+}

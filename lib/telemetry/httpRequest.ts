@@ -1,0 +1,68 @@
+import https from 'https';
+import ITelemetryContext from './contracts/ITelemetryContext';
+
+export interface HttpResponse {
+  status: number;
+  /** Response header by lower-case name. */
+  header(name: string): string | undefined;
+  body: string;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  /** Aborts the request early (e.g. when a close deadline passes). */
+  signal?: AbortSignal;
+}
+
+/** A hostile or broken server cannot make us buffer more than this. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * One HTTPS request through the connection's own agent (TLS settings, proxy). The timeout covers
+ * the whole exchange, body included, so a slow-drip server cannot hold it longer; the socket is
+ * unref'ed while in flight, so a pending telemetry request never keeps the process alive (the
+ * agent refs it again when it is reused). Rejects on network errors, timeouts and aborts;
+ * callers classify and swallow.
+ */
+export default async function httpRequest(context: ITelemetryContext, request: HttpRequest): Promise<HttpResponse> {
+  const provider = await context.getConnectionProvider();
+  const agent = await provider.getAgent();
+  const signals = [AbortSignal.timeout(request.timeoutMs)];
+  if (request.signal) {
+    signals.push(request.signal);
+  }
+  const signal = AbortSignal.any(signals);
+
+  return new Promise<HttpResponse>((resolve, reject) => {
+    const req = https.request(request.url, { method: request.method, headers: request.headers, agent, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_RESPONSE_BYTES) {
+          req.destroy(new Error('telemetry response too large'));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      res.on('end', () => {
+        resolve({
+          status: res.statusCode ?? 0,
+          header: (name) => {
+            const value = res.headers[name.toLowerCase()];
+            return Array.isArray(value) ? value[0] : value;
+          },
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+      });
+      res.on('error', reject);
+    });
+    req.on('socket', (socket) => socket.unref());
+    req.on('error', reject);
+    req.end(request.body);
+  });
+}
