@@ -1,0 +1,162 @@
+import { DBSQLClient as DriverDBSQLClient, LogLevel } from '@databricks/sql';
+import type { ClientOptions, ConnectionOptions, OpenSessionRequest } from '@databricks/sql/dist/contracts/IDBSQLClient';
+import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
+import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
+import type IThriftClient from '@databricks/sql/dist/contracts/IThriftClient';
+import type IAuthentication from '@databricks/sql/dist/connection/contracts/IAuthentication';
+import { resolveTelemetryConfig } from '../telemetry/config';
+import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
+import { TelemetryOptions } from '../telemetry/types';
+import TelemetryConnection from './TelemetryConnection';
+import {
+  DRIVER_VERSION,
+  TELEMETRY_USER_AGENT,
+  getAuthType,
+  getConnectionParameters,
+  getCredentialKey,
+  getWorkspaceId,
+  normalizeHost,
+} from './connectionFacts';
+
+export type TelemetryClientOptions = ClientOptions & TelemetryOptions;
+export type TelemetryConnectionOptions = ConnectionOptions & TelemetryOptions;
+
+type HeadersLike = Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
+
+/**
+ * The driver's own client with our telemetry underneath: same API, same behaviour, one import
+ * changed. The driver's built-in telemetry is always off under it, so nothing is reported twice.
+ */
+export default class DBSQLClient extends DriverDBSQLClient {
+  private readonly clientTelemetryOptions: TelemetryOptions;
+
+  private readonly telemetryProvider: TelemetryClientProvider;
+
+  private telemetry?: TelemetryConnection;
+
+  /** `provider` is for tests and embedders; by default connections share the process-wide one. */
+  constructor(options: TelemetryClientOptions = {}, provider: TelemetryClientProvider = TelemetryClientProvider.getDefault()) {
+    super(options);
+    this.clientTelemetryOptions = options;
+    this.telemetryProvider = provider;
+    this.getConfig().telemetryEnabled = false;
+  }
+
+  async connect(options: TelemetryConnectionOptions, authProvider?: IAuthentication): Promise<IDBSQLClient> {
+    await this.stopTelemetry();
+    await super.connect({ ...options, telemetryEnabled: false }, authProvider);
+    this.getConfig().telemetryEnabled = false;
+    try {
+      await this.startTelemetry(options);
+    } catch (error) {
+      this.getLogger().log(LogLevel.debug, `Telemetry: could not start: ${(error as Error)?.message}`);
+      await this.stopTelemetry();
+    }
+    return this;
+  }
+
+  async openSession(request?: OpenSessionRequest): Promise<IDBSQLSession> {
+    const { telemetry } = this;
+    if (!telemetry) {
+      return super.openSession(request);
+    }
+    const calledAt = Date.now();
+    let session: IDBSQLSession;
+    try {
+      session = await super.openSession(request);
+    } catch (error) {
+      telemetry.sessionOpenFailed(error);
+      throw error;
+    }
+    try {
+      return telemetry.sessionOpened(session, calledAt);
+    } catch (error) {
+      this.getLogger().log(LogLevel.debug, `Telemetry: could not observe the session: ${(error as Error)?.message}`);
+      return session;
+    }
+  }
+
+  async getClient(): Promise<IThriftClient> {
+    const client = await super.getClient();
+    return this.telemetry ? this.telemetry.observer.wrap(client) : client;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await super.close();
+    } finally {
+      await this.stopTelemetry();
+    }
+  }
+
+  private async startTelemetry(options: TelemetryConnectionOptions): Promise<void> {
+    const logger = this.getLogger();
+    const config = resolveTelemetryConfig(
+      { connectionOptions: options, clientConfig: this.clientTelemetryOptions, env: process.env },
+      logger,
+    );
+    if (!config.enabled) {
+      return;
+    }
+    const connectOptions = options as TelemetryConnectionOptions & Record<string, unknown>;
+    // Kept here: the driver forgets its auth provider in close(), before the final flush.
+    const authProvider = this.currentAuthProvider();
+    const workspaceId = getWorkspaceId(options.path);
+    const telemetry = new TelemetryConnection({
+      config,
+      logger,
+      connectionProvider: await this.getConnectionProvider(),
+      workspaceId,
+      authType: getAuthType(connectOptions),
+      connectionParams: getConnectionParameters(connectOptions, this.getConfig()),
+      provider: this.telemetryProvider,
+      target: {
+        host: normalizeHost(options.host),
+        port: options.port ?? 443,
+        userAgent: TELEMETRY_USER_AGENT,
+        orgId: workspaceId,
+        driverVersion: DRIVER_VERSION,
+        credentialKey: getCredentialKey(connectOptions),
+        getAuthHeaders: () => authHeadersOf(authProvider),
+      },
+    });
+    this.telemetry = telemetry;
+    await telemetry.start();
+  }
+
+  private async stopTelemetry(): Promise<void> {
+    const { telemetry } = this;
+    this.telemetry = undefined;
+    await telemetry?.close();
+  }
+
+  private currentAuthProvider(): IAuthentication | undefined {
+    // `getAuthProvider()` is public from 2.1; older releases keep the provider in a field.
+    const self = this as unknown as { getAuthProvider?: () => IAuthentication | undefined; authProvider?: IAuthentication };
+    return typeof self.getAuthProvider === 'function' ? self.getAuthProvider() : self.authProvider;
+  }
+}
+
+/** The connection's own authentication headers, fresh for each telemetry request. */
+async function authHeadersOf(authProvider: IAuthentication | undefined): Promise<Record<string, string>> {
+  if (!authProvider) {
+    throw new Error('no authentication provider');
+  }
+  return toRecord((await authProvider.authenticate()) as HeadersLike);
+}
+
+function toRecord(headers: HeadersLike): Record<string, string> {
+  const result: Record<string, string> = {};
+  if (typeof (headers as { forEach?: unknown }).forEach === 'function' && !Array.isArray(headers)) {
+    (headers as { forEach(cb: (v: string, k: string) => void): void }).forEach((value, key) => {
+      result[key] = value;
+    });
+  } else if (Symbol.iterator in Object(headers)) {
+    for (const [key, value] of headers as Iterable<[string, string]>) {
+      result[key] = value;
+    }
+  } else {
+    Object.assign(result, headers);
+  }
+  return result;
+}

@@ -1,0 +1,170 @@
+import type { Agent } from 'http';
+import { LogLevel } from '@databricks/sql';
+import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
+import type IConnectionProvider from '@databricks/sql/dist/connection/contracts/IConnectionProvider';
+import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
+import ITelemetryContext from '../telemetry/contracts/ITelemetryContext';
+import TelemetryTarget from '../telemetry/contracts/TelemetryTarget';
+import ExceptionClassifier from '../telemetry/ExceptionClassifier';
+import MetricsAggregator from '../telemetry/MetricsAggregator';
+import OpenTelemetryBridge from '../telemetry/OpenTelemetryBridge';
+import TelemetryClient from '../telemetry/TelemetryClient';
+import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
+import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
+import { ConnectionParameters, TelemetryConfiguration, TelemetryLog } from '../telemetry/types';
+import { watchAgent, unwatchAgent } from './httpDiagnostics';
+import { getAuthType, getDriverConfiguration } from './connectionFacts';
+import { observeSession, SessionObserverSink } from './sessionObserver';
+import ThriftClientObserver from './ThriftClientObserver';
+import { ExitFlushable, trackForExit, untrackForExit } from './exitFlush';
+
+/**
+ * A process that forgot `close()` should still exit within 100 ms of its work (Node itself takes
+ * about 20 ms): its pending logs get this long, enough for an upload to a nearby healthy
+ * endpoint, never a noticeable delay behind a dead one.
+ */
+const EXIT_FLUSH_DEADLINE_MS = 50;
+
+export interface TelemetryConnectionOptions {
+  config: TelemetryConfiguration;
+  logger: IDBSQLLogger;
+  connectionProvider: IConnectionProvider;
+  target: TelemetryTarget;
+  workspaceId?: string;
+  authType: ReturnType<typeof getAuthType>;
+  connectionParams: ConnectionParameters;
+  provider: TelemetryClientProvider;
+}
+
+/**
+ * One connection's telemetry: the observers that watch the driver, the emitter and aggregator
+ * they feed, and a reference on the shared per-host-and-credential client. The shared client is
+ * acquired on the first finished log, never in `connect()`, so connecting makes no telemetry or
+ * feature-flag request (and never starts an OAuth sign-in early).
+ */
+export default class TelemetryConnection implements ITelemetryContext, SessionObserverSink, ExitFlushable {
+  public readonly emitter: TelemetryEventEmitter;
+
+  public readonly observer: ThriftClientObserver;
+
+  private readonly aggregator: MetricsAggregator;
+
+  private client?: TelemetryClient;
+
+  private agent?: Agent;
+
+  private closed = false;
+
+  /** Set once the shared client is released: later logs have nowhere to go. */
+  private released = false;
+
+  /** Logs were handed to the shared client since the last flush at exit. */
+  private enqueuedSinceExitFlush = false;
+
+  constructor(private readonly options: TelemetryConnectionOptions) {
+    this.emitter = new TelemetryEventEmitter(this);
+    OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
+    this.observer = new ThriftClientObserver(this.emitter, options.logger);
+    this.aggregator = new MetricsAggregator(this, this.emitter, this, {
+      has: (statementId) => this.observer.isRunning(statementId),
+    });
+  }
+
+  /** Starts watching this connection's HTTP agent for CloudFetch downloads. */
+  async start(): Promise<void> {
+    const agent = await this.options.connectionProvider.getAgent();
+    if (agent && !this.closed) {
+      this.agent = agent;
+      watchAgent(agent, (request) => this.observer.links.observeRequest(request));
+    }
+    trackForExit(this);
+  }
+
+  getLogger(): IDBSQLLogger {
+    return this.options.logger;
+  }
+
+  getTelemetryConfig(): TelemetryConfiguration {
+    return this.options.config;
+  }
+
+  async getConnectionProvider(): Promise<IConnectionProvider> {
+    return this.options.connectionProvider;
+  }
+
+  /** The aggregator's sink: hands finished logs to the shared client. */
+  enqueue(log: TelemetryLog): void {
+    if (this.released) {
+      return;
+    }
+    this.client ??= this.options.provider.getOrCreateClient(this, this.options.target);
+    this.client?.enqueue(log);
+    this.enqueuedSinceExitFlush = true;
+  }
+
+  hasExitWork(): boolean {
+    return !this.released && (this.enqueuedSinceExitFlush || this.observer.hasOpenOperations());
+  }
+
+  async flushAtExit(): Promise<void> {
+    try {
+      // The process is ending: statements the application never closed end here.
+      this.observer.completeAll(Date.now());
+      this.enqueuedSinceExitFlush = false;
+      await this.client?.flush();
+    } catch (error) {
+      this.options.logger.log(LogLevel.debug, `Telemetry: flush at exit failed: ${(error as Error)?.message}`);
+    }
+  }
+
+  exitDeadlineMs(): number {
+    return Math.min(this.options.config.closeTimeoutMs, EXIT_FLUSH_DEADLINE_MS);
+  }
+
+  sessionOpened(session: IDBSQLSession, calledAt: number): IDBSQLSession {
+    const now = Date.now();
+    this.emitter.emitConnectionOpen({
+      sessionId: session.id,
+      timestamp: now,
+      latencyMs: now - calledAt,
+      workspaceId: this.options.workspaceId,
+      authType: this.options.authType,
+      driverConfig: getDriverConfiguration(),
+      connectionParams: this.options.connectionParams,
+    });
+    return observeSession(session, this);
+  }
+
+  /** A failed session open is reported without credentials or ids: the credentials may be what failed. */
+  sessionOpenFailed(error: unknown): void {
+    this.emitter.emitError({ errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true, unauthenticated: true });
+  }
+
+  sessionClosed(sessionId: string): void {
+    const now = Date.now();
+    this.observer.completeSession(sessionId, now);
+    this.aggregator.completeSession(sessionId);
+  }
+
+  /** Reports what is still open, then releases the shared client (bounded by its close deadline). */
+  async close(): Promise<void> {
+    if (this.closed) {
+      return;
+    }
+    this.closed = true;
+    untrackForExit(this);
+    try {
+      if (this.agent) {
+        unwatchAgent(this.agent);
+      }
+      this.observer.completeAll(Date.now());
+      this.aggregator.close();
+      this.released = true;
+      if (this.client) {
+        await this.options.provider.releaseClient(this.options.target);
+      }
+    } catch (error) {
+      this.options.logger.log(LogLevel.debug, `Telemetry: closing failed: ${(error as Error)?.message}`);
+    }
+  }
+}

@@ -1,0 +1,308 @@
+import { LogLevel } from '@databricks/sql';
+import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
+import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
+import ExceptionClassifier from '../telemetry/ExceptionClassifier';
+import OperationObservation from './OperationObservation';
+import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
+import {
+  OPERATION_STARTING_RPCS,
+  OPERATION_STATE,
+  executionResultOf,
+  guidToUuid,
+  isErrorStatus,
+} from './thriftMappings';
+
+type Callback = (error: unknown, response: unknown) => void;
+type Rpc = (this: unknown, request: unknown, callback?: Callback) => unknown;
+
+// Thrift structs are plain objects; the adapter reads them defensively, so a loose shape is enough.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ThriftStruct = any;
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+const OBSERVED_RPCS = new Set([
+  ...Object.keys(OPERATION_STARTING_RPCS),
+  'GetOperationStatus',
+  'GetResultSetMetadata',
+  'FetchResults',
+]);
+
+/**
+ * Watches every Thrift RPC of one connection through a Proxy over the driver's Thrift client:
+ * operation starts, polls, result format, compression, result links, server error states and
+ * RPC failures. It only reads requests and responses and hands the caller exactly what the
+ * driver would have seen, at the same moment.
+ */
+export default class ThriftClientObserver {
+  private readonly operations = new Map<string, OperationObservation>();
+
+  private readonly proxies = new WeakMap<object, object>();
+
+  public readonly links: CloudFetchLinkRegistry;
+
+  constructor(
+    private readonly emitter: TelemetryEventEmitter,
+    private readonly logger: IDBSQLLogger,
+  ) {
+    this.links = new CloudFetchLinkRegistry(emitter, (statementId) => this.operations.get(statementId));
+  }
+
+  /** The same Proxy for the same Thrift client, so wrapping costs once per client. */
+  wrap<T extends object>(client: T): T {
+    const cached = this.proxies.get(client);
+    if (cached) {
+      return cached as T;
+    }
+    // Keyed by the function itself, so a method the application replaces is the one called.
+    const wrappers = new WeakMap<Rpc, Rpc>();
+    const proxy = new Proxy(client, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function' || !OBSERVED_RPCS.has(property as string)) {
+          return value;
+        }
+        let wrapper = wrappers.get(value as Rpc);
+        if (!wrapper) {
+          wrapper = this.observeRpc(property as string, value as Rpc, target);
+          wrappers.set(value as Rpc, wrapper);
+        }
+        return wrapper;
+      },
+    });
+    this.proxies.set(client, proxy);
+    this.proxies.set(proxy, proxy);
+    return proxy;
+  }
+
+  hasOpenOperations(): boolean {
+    return this.operations.size > 0;
+  }
+
+  /** Moves an operation's start to when the application made the call. */
+  setStartTime(statementId: string, startTime: number): void {
+    const observation = this.operations.get(statementId);
+    if (observation) {
+      observation.startTime = startTime;
+    }
+  }
+
+  /** True while the server has not yet reported a final state for the operation. */
+  isRunning(statementId: string): boolean {
+    const observation = this.operations.get(statementId);
+    return observation !== undefined && !observation.settled;
+  }
+
+  /** The caller closed or cancelled the operation: its statement is complete. */
+  completeStatement(statementId: string, endTime: number): void {
+    const observation = this.operations.get(statementId);
+    if (!observation) {
+      return;
+    }
+    this.operations.delete(statementId);
+    this.links.forget(statementId);
+    const { startTime, readyAt, lastResultAt, chunksPresent } = observation;
+    this.emitter.emitStatementComplete({
+      statementId,
+      sessionId: observation.sessionId,
+      timestamp: endTime,
+      latencyMs: endTime - startTime,
+      executionResult: observation.executionResult,
+      isCompressed: observation.isCompressed,
+      pollCount: observation.pollCount,
+      pollLatencyMs: observation.pollLatencyMs,
+      chunksPresent: chunksPresent > 0 ? chunksPresent : undefined,
+      resultReadyLatencyMs: readyAt !== undefined ? readyAt - startTime : undefined,
+      resultConsumptionLatencyMs:
+        readyAt !== undefined && lastResultAt !== undefined ? Math.max(0, lastResultAt - readyAt) : undefined,
+      retryCount: observation.retryCount,
+    });
+  }
+
+  /** Completes every operation of a session still open when the session closes. */
+  completeSession(sessionId: string, endTime: number): void {
+    for (const observation of [...this.operations.values()]) {
+      if (observation.sessionId === sessionId) {
+        this.completeStatement(observation.statementId, endTime);
+      }
+    }
+  }
+
+  /** Completes everything still open (client close). */
+  completeAll(endTime: number): void {
+    for (const statementId of [...this.operations.keys()]) {
+      this.completeStatement(statementId, endTime);
+    }
+  }
+
+  private observeRpc(name: string, original: Rpc, target: object): Rpc {
+    const observe = (request: unknown, error: unknown, response: unknown, startedAt: number) =>
+      this.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+    return function observedRpc(request: unknown, callback?: Callback) {
+      if (typeof callback !== 'function') {
+        return original.call(target, request, callback);
+      }
+      const startedAt = Date.now();
+      return original.call(target, request, (error: unknown, response: unknown) => {
+        observe(request, error, response, startedAt);
+        callback(error, response);
+      });
+    };
+  }
+
+  private observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+    try {
+      const now = Date.now();
+      if (error !== null && error !== undefined) {
+        this.observeFailure(request, error);
+        return;
+      }
+      if (response === null || typeof response !== 'object') {
+        return;
+      }
+      if (name in OPERATION_STARTING_RPCS) {
+        this.observeOperationStart(name, request, response, startedAt, now);
+        return;
+      }
+      const observation = this.operations.get(guidToUuid(request?.operationHandle?.operationId?.guid) ?? '');
+      if (!observation) {
+        return;
+      }
+      if (isErrorStatus(response.status)) {
+        this.emitStatementError(observation, response.status.sqlState, 'StatusError');
+        return;
+      }
+      switch (name) {
+        case 'GetOperationStatus':
+          observation.pollCount += 1;
+          observation.pollLatencyMs += now - startedAt;
+          this.applyOperationStatus(observation, response, now);
+          break;
+        case 'GetResultSetMetadata':
+          this.applyResultMetadata(observation, response);
+          break;
+        default:
+          this.applyResults(observation, response.results, now);
+          break;
+      }
+    } catch (failure) {
+      this.logger.log(LogLevel.debug, `Telemetry: could not observe ${name}: ${(failure as Error)?.message}`);
+    }
+  }
+
+  private observeOperationStart(
+    name: string,
+    request: ThriftStruct,
+    response: ThriftStruct,
+    startedAt: number,
+    now: number,
+  ): void {
+    const sessionId = guidToUuid(request?.sessionHandle?.sessionId?.guid);
+    const statementId = guidToUuid(response.operationHandle?.operationId?.guid);
+    if (!statementId || !sessionId) {
+      if (isErrorStatus(response.status)) {
+        this.emitter.emitError({ sessionId, errorName: sqlStateOr(response.status.sqlState, 'StatusError'), isTerminal: true });
+      }
+      return;
+    }
+    const observation: OperationObservation = {
+      statementId,
+      sessionId,
+      startTime: startedAt,
+      pollCount: 0,
+      pollLatencyMs: 0,
+      chunksPresent: 0,
+      retryCount: 0,
+      settled: false,
+    };
+    this.operations.set(statementId, observation);
+    this.emitter.emitStatementStart({
+      statementId,
+      sessionId,
+      timestamp: startedAt,
+      statementType: name === 'ExecuteStatement' ? 'QUERY' : 'METADATA',
+      operationType: OPERATION_STARTING_RPCS[name],
+    });
+    if (isErrorStatus(response.status)) {
+      this.emitStatementError(observation, response.status.sqlState, 'StatusError');
+      return;
+    }
+    const direct = response.directResults;
+    if (direct) {
+      if (direct.operationStatus) {
+        this.applyOperationStatus(observation, direct.operationStatus, now);
+      }
+      if (direct.resultSetMetadata) {
+        this.applyResultMetadata(observation, direct.resultSetMetadata);
+      }
+      if (direct.resultSet) {
+        this.applyResults(observation, direct.resultSet.results, now);
+      }
+    }
+  }
+
+  private observeFailure(request: ThriftStruct, error: unknown): void {
+    const errorName = ExceptionClassifier.safeErrorName(error);
+    const statementId = guidToUuid(request?.operationHandle?.operationId?.guid);
+    const observation = statementId ? this.operations.get(statementId) : undefined;
+    if (observation) {
+      this.emitter.emitError({ statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
+      return;
+    }
+    // The driver has already retried what it retries: a failed RPC is final for the caller.
+    this.emitter.emitError({ sessionId: guidToUuid(request?.sessionHandle?.sessionId?.guid), errorName, isTerminal: true });
+  }
+
+  private applyOperationStatus(observation: OperationObservation, status: ThriftStruct, now: number): void {
+    switch (status.operationState) {
+      case OPERATION_STATE.FINISHED:
+        observation.readyAt ??= now;
+        observation.settled = true;
+        break;
+      case OPERATION_STATE.ERROR:
+        this.emitStatementError(observation, status.sqlState, 'OperationError');
+        break;
+      case OPERATION_STATE.TIMEDOUT:
+        this.emitStatementError(observation, undefined, 'OperationTimedOut');
+        break;
+      case OPERATION_STATE.CANCELED:
+      case OPERATION_STATE.CLOSED:
+        observation.settled = true;
+        break;
+      default:
+        break;
+    }
+  }
+
+  private applyResultMetadata(observation: OperationObservation, metadata: ThriftStruct): void {
+    observation.executionResult = executionResultOf(metadata.resultFormat);
+    if (typeof metadata.lz4Compressed === 'boolean') {
+      observation.isCompressed = metadata.lz4Compressed;
+    }
+  }
+
+  private applyResults(observation: OperationObservation, results: ThriftStruct, now: number): void {
+    observation.lastResultAt = now;
+    const links = results?.resultLinks;
+    if (Array.isArray(links)) {
+      for (const link of links) {
+        this.links.register(link?.fileLink, observation.statementId, observation.chunksPresent);
+        observation.chunksPresent += 1;
+      }
+    }
+  }
+
+  private emitStatementError(observation: OperationObservation, sqlState: unknown, fallback: string): void {
+    observation.settled = true;
+    this.emitter.emitError({
+      statementId: observation.statementId,
+      sessionId: observation.sessionId,
+      errorName: sqlStateOr(sqlState, fallback),
+      isTerminal: true,
+    });
+  }
+}
+
+function sqlStateOr(sqlState: unknown, fallback: string): string {
+  return typeof sqlState === 'string' && SQLSTATE.test(sqlState) ? sqlState : fallback;
+}

@@ -1,0 +1,125 @@
+import os from 'os';
+import path from 'path';
+import { createHash } from 'crypto';
+import type { ConnectionOptions } from '@databricks/sql/dist/contracts/IDBSQLClient';
+import type { ClientConfig } from '@databricks/sql/dist/contracts/IClientContext';
+import { AuthType, ConnectionParameters, DriverConfiguration } from '../telemetry/types';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const DRIVER_VERSION: string = require('@databricks/sql/package.json').version;
+
+/** Fixed: the driver's own User-Agent carries the application's `userAgentEntry`, which we never send. */
+export const TELEMETRY_USER_AGENT = `NodejsDatabricksSqlConnector/${DRIVER_VERSION}`;
+
+let driverConfiguration: DriverConfiguration | undefined;
+
+/** Facts about this process, computed once. Only the script's base name, never a path. */
+export function getDriverConfiguration(): DriverConfiguration {
+  if (!driverConfiguration) {
+    const locale = Intl.DateTimeFormat().resolvedOptions().locale.replace(/-/g, '_');
+    driverConfiguration = {
+      driverName: 'nodejs-sql-driver',
+      driverVersion: DRIVER_VERSION,
+      runtimeName: 'Node.js',
+      runtimeVersion: process.versions.node,
+      runtimeVendor: 'OpenJS Foundation',
+      osName: os.type(),
+      osVersion: os.release(),
+      osArch: os.arch(),
+      localeName: locale,
+      charSetEncoding: 'UTF-8',
+      processName: process.argv[1] ? path.basename(process.argv[1]) : 'node',
+    };
+  }
+  return driverConfiguration;
+}
+
+type AnyConnectionOptions = ConnectionOptions & Record<string, unknown>;
+
+export function getAuthType(options: AnyConnectionOptions): AuthType {
+  switch (options.authType) {
+    case undefined:
+    case 'access-token':
+      return 'pat';
+    case 'databricks-oauth':
+      return options.oauthClientSecret ? 'oauth-m2m' : 'oauth-u2m';
+    default:
+      return 'other';
+  }
+}
+
+export function getConnectionParameters(options: AnyConnectionOptions, config: ClientConfig): ConnectionParameters {
+  const authType = getAuthType(options);
+  const authFlows = {
+    pat: 'TOKEN_PASSTHROUGH',
+    'oauth-m2m': 'CLIENT_CREDENTIALS',
+    'oauth-u2m': 'BROWSER_BASED_AUTHENTICATION',
+    other: undefined,
+  } as const;
+  return {
+    mode: 'THRIFT',
+    authMech: authType === 'pat' ? 'PAT' : authType === 'other' ? 'OTHER' : 'OAUTH',
+    authFlow: authFlows[authType],
+    useProxy: Boolean(options.proxy),
+    enableArrow: config.arrowEnabled ?? true,
+    enableDirectResults: true,
+    enableCloudFetch: Boolean(config.useCloudFetch),
+    enableLz4Compression: Boolean(config.useLZ4Compression),
+    socketTimeoutMs: config.socketTimeout,
+    rowsFetchedPerBlock: config.fetchChunkDefaultMaxRows,
+    enableMetricViewMetadata: Boolean(config.enableMetricViewMetadata),
+  };
+}
+
+/** The workspace id in `?o=<id>` or `/o/<id>/` of the HTTP path. */
+export function getWorkspaceId(httpPath: unknown): string | undefined {
+  if (typeof httpPath !== 'string') {
+    return undefined;
+  }
+  const match = /[?&]o=(\d{1,19})(?:&|$)/.exec(httpPath) ?? /\/o\/(\d{1,19})(?:\/|$)/.exec(httpPath);
+  return match?.[1];
+}
+
+/** Host name as the driver connects to it, without scheme, port or trailing slash. */
+export function normalizeHost(host: string): string {
+  return host
+    .replace(/^https?:\/\//i, '')
+    .replace(/[:/].*$/, '')
+    .toLowerCase();
+}
+
+const objectIds = new WeakMap<object, number>();
+let nextObjectId = 1;
+
+/**
+ * A digest that tells credentials apart without holding them: the secret material when the
+ * options carry it, otherwise the identity of the provider object the application passed.
+ */
+export function getCredentialKey(options: AnyConnectionOptions): string {
+  const material = [
+    options.authType ?? 'access-token',
+    options.token,
+    options.oauthClientId,
+    options.oauthClientSecret,
+    options.staticToken,
+    identityOf(options.provider),
+    identityOf(options.tokenProvider),
+    identityOf(options.getToken),
+  ]
+    .map((part) => (part === undefined ? '' : String(part)))
+    .join('\u0000');
+  return createHash('sha256').update(material).digest('hex').slice(0, 32);
+}
+
+function identityOf(value: unknown): number | undefined {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+    return undefined;
+  }
+  let id = objectIds.get(value);
+  if (id === undefined) {
+    id = nextObjectId;
+    nextObjectId += 1;
+    objectIds.set(value, id);
+  }
+  return id;
+}
