@@ -1,0 +1,6 @@
+export { startEmulator } from './server';
+export type { Emulator, EmulatorConnectOptions, EmulatorOptions, RequestCounts } from './types';
+export type { Fault, FaultStep, FaultTarget } from './faults';
+export type { ResultFormat, StatementHints } from './sql';
+export type { RecordedTelemetryRequest } from './telemetryCollector';
+export { NODEJS_TELEMETRY_FLAG } from './featureFlags';

@@ -1,0 +1,96 @@
+import { FaultStep, FaultTarget } from './faults';
+import { ResultFormat } from './sql';
+import { RecordedTelemetryRequest } from './telemetryCollector';
+
+/** How to start the emulator; every field is optional. */
+export interface EmulatorOptions {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Interface to listen on and name to connect to. Default `127.0.0.1`. */
+  host?: string;
+  /** The personal access token the workspace accepts. Default `dapi-emulator-token`. */
+  token?: string;
+  /** The warehouse served at `/sql/1.0/warehouses/<id>`. Default `emulator`. */
+  warehouseId?: string;
+  /**
+   * Result format of statements without a `format=` hint. `auto` (default): CloudFetch for
+   * results of `cloudFetchMinRows` rows or more when the driver can download, else inline Arrow
+   * when it can read Arrow, else columns. Metadata calls always answer in columns.
+   */
+  resultFormat?: ResultFormat | 'auto';
+  /** Default 10 000. */
+  cloudFetchMinRows?: number;
+  /** Rows per CloudFetch file when no `chunks=` hint gives the count. Default 100 000. */
+  rowsPerChunk?: number;
+  /**
+   * LZ4 for statements without an `lz4=` hint. `auto` (default): inline Arrow is compressed
+   * when the driver asks, CloudFetch files always. Without a loadable `lz4-napi`, never.
+   */
+  lz4?: boolean | 'auto';
+  /** `false` ignores the driver's requests for direct results. Default `true`. */
+  directResults?: boolean;
+  /** How long statements report RUNNING when no `sleep=` hint says. Default 0. */
+  statementDelayMs?: number;
+  /** The telemetry feature flag. Default enabled, TTL 900 s. */
+  featureFlag?: { enabled: boolean; ttlSeconds?: number };
+}
+
+/** Spread into `DBSQLClient.connect()`. */
+export interface EmulatorConnectOptions {
+  host: string;
+  port: number;
+  path: string;
+  token: string;
+  /** The emulator's self-signed certificate, so the driver's real TLS path is used. */
+  customCaCert: string;
+}
+
+/** Requests received per endpoint since start (or the last reset), counted before auth and faults. */
+export interface RequestCounts {
+  thrift: number;
+  /** Thrift requests by RPC name, e.g. `{ OpenSession: 1, ExecuteStatement: 2 }`. */
+  thriftMethods: Record<string, number>;
+  cloudFetch: number;
+  telemetryExt: number;
+  telemetryUnauth: number;
+  featureFlags: number;
+  /** The `/emulator/...` control API. */
+  control: number;
+  /** Anything else (answered 404). */
+  unknown: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  readonly host: string;
+  readonly port: number;
+  /** `https://host:port`. */
+  readonly url: string;
+  /** The warehouse's HTTP path, `/sql/1.0/warehouses/<id>`. */
+  readonly path: string;
+  readonly token: string;
+  /** PEM certificate to trust (`customCaCert`). */
+  readonly ca: string;
+  connectOptions(): EmulatorConnectOptions;
+  telemetry: {
+    /** Accepted uploads, oldest first. */
+    requests(): RecordedTelemetryRequest[];
+    /** Every accepted frontend log, decoded. */
+    logs(): unknown[];
+    clear(): void;
+  };
+  featureFlag: {
+    /** Changes what the flag endpoint answers from the next request on. */
+    set(enabled: boolean, ttlSeconds?: number): void;
+  };
+  faults: {
+    /** Replaces the fault sequence of `target`; takes effect on the next request. */
+    set(target: FaultTarget, sequence: FaultStep | FaultStep[]): void;
+    /** Clears `target`'s sequence, or every sequence. */
+    clear(target?: FaultTarget): void;
+  };
+  requestCounts(): RequestCounts;
+  resetRequestCounts(): void;
+  /** Ends every open request (hanging ones too) and frees the port. Safe to call twice. */
+  close(): Promise<void>;
+}
