@@ -1,0 +1,127 @@
+/**
+ * A low-noise cross-check of the overhead figures: one telemetry-on client runs warm statements
+ * under the V8 sampling profiler, and every sample is charged to the nearest frame that is
+ * application, driver or our code — skipping Node internals, so `randomUUID`, `JSON`, an upload's
+ * `https.request` count for whoever called them. The share owned by lib/ (telemetry engine and
+ * driver adapter) is telemetry's cost, without the run-to-run noise of an A/B on a busy machine.
+ * Argument: JSON `{ endpoint, warmup, queries }`. Prints one JSON line.
+ */
+import { Session } from 'inspector';
+import { connect, runQuery } from '../support/clients';
+import type { EmulatorEndpoint } from '../support/emulatorProcess';
+
+export interface ProfileShare {
+  format: string;
+  /** Sampled time owned by lib/ (our code), as a fraction of all sampled busy time. */
+  libShare: number;
+  /** Sampled busy time with no owner frame at all (native I/O, GC, TLS): charged to nobody. */
+  unownedShare: number;
+  /** The five lib/ functions with the most time, for finding a hot spot. */
+  topLibFunctions: Array<{ name: string; share: number }>;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function post<T>(session: Session, method: string, params?: object): Promise<T> {
+  return new Promise((resolve, reject) => {
+    session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result as T)));
+  });
+}
+
+type Owner = 'lib' | 'other' | 'none' | 'idle';
+
+function analyse(profile: Profile, format: string): ProfileShare {
+  const parent = new Map<number, number>();
+  const byId = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) {
+    byId.set(node.id, node);
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  }
+  const ownerCache = new Map<number, { owner: Owner; name: string }>();
+  const ownerOf = (id: number): { owner: Owner; name: string } => {
+    const cached = ownerCache.get(id);
+    if (cached) return cached;
+    const leaf = byId.get(id) as ProfileNode;
+    let result: { owner: Owner; name: string } = { owner: 'none', name: '' };
+    if (leaf.callFrame.functionName === '(idle)' || leaf.callFrame.functionName === '(program)') {
+      result = { owner: leaf.callFrame.functionName === '(idle)' ? 'idle' : 'none', name: '' };
+    } else {
+      let current: number | undefined = id;
+      while (current !== undefined) {
+        const { url, functionName, lineNumber } = (byId.get(current) as ProfileNode).callFrame;
+        if (url.includes('/work/') || url.startsWith('file:') || url.includes('node_modules')) {
+          const isLib = /\/lib\/(telemetry|driver)\//.test(url) && !url.includes('node_modules');
+          result = { owner: isLib ? 'lib' : 'other', name: `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}` };
+          break;
+        }
+        current = parent.get(current);
+      }
+    }
+    ownerCache.set(id, result);
+    return result;
+  };
+  const time: Record<Owner, number> = { lib: 0, other: 0, none: 0, idle: 0 };
+  const libFunctions = new Map<string, number>();
+  profile.samples.forEach((id, index) => {
+    const delta = profile.timeDeltas[index] ?? 0;
+    const { owner, name } = ownerOf(id);
+    time[owner] += delta;
+    if (owner === 'lib') libFunctions.set(name, (libFunctions.get(name) ?? 0) + delta);
+  });
+  const busy = time.lib + time.other + time.none;
+  return {
+    format,
+    libShare: time.lib / busy,
+    unownedShare: time.none / busy,
+    topLibFunctions: [...libFunctions.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([name, t]) => ({ name, share: t / busy })),
+  };
+}
+
+async function main(): Promise<void> {
+  const { endpoint, warmup, queries, sqls } = JSON.parse(process.argv[2]) as {
+    endpoint: EmulatorEndpoint;
+    warmup: number;
+    queries: number;
+    sqls: Record<string, string>;
+  };
+  const client = await connect('on', endpoint, { telemetry: { telemetryFlushIntervalMs: 200 } });
+  const session = await client.openSession();
+  for (const sql of Object.values(sqls)) {
+    for (let i = 0; i < warmup; i += 1) await runQuery(session, sql);
+  }
+  const inspector = new Session();
+  inspector.connect();
+  await post(inspector, 'Profiler.enable');
+  await post(inspector, 'Profiler.setSamplingInterval', { interval: 200 });
+  const shares: ProfileShare[] = [];
+  for (const [format, sql] of Object.entries(sqls)) {
+    await post(inspector, 'Profiler.start');
+    for (let i = 0; i < queries; i += 1) await runQuery(session, sql);
+    // Past the flush interval, so the uploads these statements cause are profiled too.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { profile } = await post<{ profile: Profile }>(inspector, 'Profiler.stop');
+    shares.push(analyse(profile, format));
+  }
+  inspector.disconnect();
+  await session.close();
+  await client.close();
+  process.stdout.write(`${JSON.stringify(shares)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`profile: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});

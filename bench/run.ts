@@ -1,0 +1,518 @@
+/**
+ * Issue 5's benchmarks: `npm run bench`. Prints a table (figure, target, measured, pass/fail) on
+ * stdout, progress on stderr, and writes everything measured to bench/results/latest.json.
+ *
+ * Layout: the hot path runs in this process; every other figure runs in child processes against
+ * one workspace emulator, itself a child started through the CLI (`lib/cli/index.ts emulator`), so
+ * emulator CPU never counts against a client. `BENCH_QUICK=1` shrinks every figure for a smoke run.
+ */
+import { spawn } from 'child_process';
+import { mkdirSync, writeFileSync } from 'fs';
+import { cpus } from 'os';
+import { join } from 'path';
+import type { ConnectResult } from './children/connectWorker';
+import type { ExitChildSpec } from './children/exitChild';
+import type { ProfileShare } from './children/profileOn';
+import type { OutageResult } from './children/outage';
+import { runHotPath } from './hotPath';
+import { cleanEnv } from './support/clients';
+import { EmulatorProcess, RequestCounts } from './support/emulatorProcess';
+import { ExitRun, runExitChild } from './support/exitRunner';
+import { progress } from './support/log';
+import { CHILDREN, ROOT, tsNodeArgs } from './support/paths';
+import { mad, max, median, round } from './support/stats';
+import { QueryWorker } from './support/worker';
+import { DEFAULT_TELEMETRY_CONFIG } from '../lib/telemetry/types';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+/** `BENCH_ONLY=overhead,connect` runs a subset: hot, outage, overhead, connect, exit. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'hot,outage,overhead,connect,exit').split(',').map((part) => part.trim()));
+
+interface Figure {
+  group: string;
+  figure: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+const figures: Figure[] = [];
+const results: Record<string, unknown> = {};
+
+function record(group: string, figure: string, target: string, measured: string, pass: boolean): void {
+  figures.push({ group, figure, target, measured, pass });
+  progress(`${pass ? 'PASS' : 'FAIL'} ${group}: ${figure}: ${measured} (target ${target})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overhead: client CPU per query, A/B interleaved across two long-lived client processes.
+
+const SQL = {
+  columns: '/* emulator: format=columns */ SELECT 1',
+  arrow: '/* emulator: format=arrow */ SELECT 1',
+  cloudfetch: '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(2000)',
+} as const;
+
+/** Telemetry on with uploads happening during every sample: a flush interval well under a sample. */
+const ON_TELEMETRY = { telemetryFlushIntervalMs: 200 };
+
+interface AbResult {
+  label: string;
+  sql: string;
+  queriesPerSample: number;
+  pairs: number;
+  /** CPU per query charged to each sample: from its start to the start of the worker's next sample. */
+  aMicrosPerQuery: number[];
+  bMicrosPerQuery: number[];
+  ratios: number[];
+  medianRatio: number;
+  ratioMad: number;
+  /** Standard error of the median ratio (1.2533 * sigma / sqrt(n), sigma from the MAD). */
+  ratioSe: number;
+  medianA: number;
+  medianB: number;
+  /** The same from the statements alone (sample start to end), for comparison. */
+  inSampleMedianRatio: number;
+  requests?: Partial<RequestCounts>;
+}
+
+/**
+ * A/B pairs, interleaved, alternating which side goes first. Each worker's sample is charged with
+ * the CPU from its start to the start of that worker's next sample (or a final mark): an idle
+ * Node process spends next to nothing, so the difference is exactly the work the statements and
+ * their telemetry caused, however late a flush runs.
+ */
+async function abPairs(label: string, a: QueryWorker, b: QueryWorker, sql: string, queries: number, pairs: number): Promise<AbResult> {
+  // Warm-up sample on each side for this statement.
+  await a.sample(sql, queries);
+  await b.sample(sql, queries);
+  const starts = new Map<QueryWorker, number[]>([
+    [a, []],
+    [b, []],
+  ]);
+  const inSample = new Map<QueryWorker, number[]>([
+    [a, []],
+    [b, []],
+  ]);
+  for (let pair = 0; pair < pairs; pair += 1) {
+    const order = pair % 2 === 0 ? [a, b] : [b, a];
+    for (const worker of order) {
+      const sample = await worker.sample(sql, queries);
+      starts.get(worker)?.push(sample.cpuAtStart);
+      inSample.get(worker)?.push((sample.cpuAtEnd - sample.cpuAtStart) / queries);
+    }
+  }
+  for (const worker of [a, b]) starts.get(worker)?.push(await worker.mark());
+  const perQuery = (worker: QueryWorker) => {
+    const list = starts.get(worker) as number[];
+    return list.slice(0, -1).map((start, i) => (list[i + 1] - start) / queries);
+  };
+  const aValues = perQuery(a);
+  const bValues = perQuery(b);
+  const ratios = aValues.map((value, i) => value / bValues[i]);
+  const inSampleA = inSample.get(a) as number[];
+  const inSampleB = inSample.get(b) as number[];
+  const ratioMad = mad(ratios);
+  const result: AbResult = {
+    label,
+    sql,
+    queriesPerSample: queries,
+    pairs,
+    aMicrosPerQuery: aValues.map((v) => round(v, 1)),
+    bMicrosPerQuery: bValues.map((v) => round(v, 1)),
+    ratios: ratios.map((v) => round(v, 4)),
+    medianRatio: median(ratios),
+    ratioMad,
+    ratioSe: (1.2533 * ratioMad) / Math.sqrt(ratios.length),
+    medianA: median(aValues),
+    medianB: median(bValues),
+    inSampleMedianRatio: median(inSampleA.map((v, i) => v / inSampleB[i])),
+  };
+  progress(
+    `  ${label}: ratios ${result.ratios.map((r) => r.toFixed(3)).join(' ')}; median ${result.medianRatio.toFixed(4)} ` +
+      `(${a.name} ${result.medianA.toFixed(0)} µs/q, ${b.name} ${result.medianB.toFixed(0)} µs/q; in-sample ratio ${result.inSampleMedianRatio.toFixed(4)})`,
+  );
+  return result;
+}
+
+function countsDelta(before: RequestCounts, after: RequestCounts): Partial<RequestCounts> {
+  return {
+    thrift: after.thrift - before.thrift,
+    cloudFetch: after.cloudFetch - before.cloudFetch,
+    telemetryExt: after.telemetryExt - before.telemetryExt,
+    telemetryUnauth: after.telemetryUnauth - before.telemetryUnauth,
+    featureFlags: after.featureFlags - before.featureFlags,
+  };
+}
+
+async function overhead(emulator: EmulatorProcess): Promise<void> {
+  const pairs = QUICK ? 3 : 12;
+  const small = QUICK ? 60 : 200;
+  const cloudFetch = QUICK ? 30 : 80;
+  // V8 keeps optimizing the driver for thousands of statements: a side that ran fewer looks
+  // slower. Every worker gets a long warm-up, and before each comparison the side that ran fewer
+  // statements catches up, so both are equally warm.
+  const warmupPerFormat = QUICK ? 30 : 400;
+  const warmup = async (worker: QueryWorker) => worker.warmup(Object.values(SQL), warmupPerFormat);
+  const equalize = async (x: QueryWorker, y: QueryWorker) => {
+    const [behind, ahead] = x.queriesRun < y.queriesRun ? [x, y] : [y, x];
+    const perFormat = Math.floor((ahead.queriesRun - behind.queriesRun) / 3);
+    if (perFormat > 0) {
+      progress(`overhead: ${behind.name} catches up ${perFormat * 3} statements with ${ahead.name}`);
+      await behind.warmup(Object.values(SQL), perFormat);
+    }
+  };
+
+  // 1. Disabled (ours, telemetryEnabled false) vs plain @databricks/sql, with nothing else running:
+  //    any telemetry or feature-flag request the emulator sees now came from one of these two.
+  progress('overhead: disabled (ours) vs plain @databricks/sql');
+  await emulator.resetRequestCounts();
+  const before = await emulator.requestCounts();
+  const off = new QueryWorker('off');
+  const plain = new QueryWorker('plain');
+  try {
+    await off.request({ type: 'init', kind: 'off', endpoint: emulator.endpoint });
+    await plain.request({ type: 'init', kind: 'plain', endpoint: emulator.endpoint });
+    progress('overhead: warming up (every format, both sides)');
+    await warmup(off);
+    await warmup(plain);
+    const disabled = await abPairs('disabled/plain', off, plain, SQL.arrow, small, pairs);
+    await plain.stop();
+    const after = await emulator.requestCounts();
+    disabled.requests = countsDelta(before, after);
+    results.disabledVsPlain = disabled;
+    const noise = Math.max(0.01, 2 * disabled.ratioSe);
+    record(
+      'Overhead',
+      'disabled (ours) / plain driver, CPU per query (arrow SELECT 1)',
+      `|ratio-1| <= max(1%, 2 SE) = ${(noise * 100).toFixed(1)}%`,
+      `${disabled.medianRatio.toFixed(4)} (${disabled.medianA.toFixed(0)} vs ${disabled.medianB.toFixed(0)} µs/q, SE ${(disabled.ratioSe * 100).toFixed(2)}%)`,
+      Math.abs(disabled.medianRatio - 1) <= noise,
+    );
+    const telemetryRequests = (disabled.requests.telemetryExt ?? 0) + (disabled.requests.telemetryUnauth ?? 0);
+    record(
+      'Overhead',
+      'disabled: telemetry + feature-flag requests',
+      '0',
+      `${telemetryRequests} telemetry, ${disabled.requests.featureFlags} feature-flag (of ${disabled.requests.thrift} Thrift)`,
+      telemetryRequests === 0 && disabled.requests.featureFlags === 0,
+    );
+
+    // 2. Telemetry on vs off, same client class, per result format.
+    const on = new QueryWorker('on');
+    try {
+      await on.request({ type: 'init', kind: 'on', endpoint: emulator.endpoint, telemetry: ON_TELEMETRY });
+      await warmup(on);
+      await equalize(on, off);
+      const formats: Array<[keyof typeof SQL, number]> = [
+        ['columns', small],
+        ['arrow', small],
+        ['cloudfetch', cloudFetch],
+      ];
+      const perFormat: Record<string, AbResult> = {};
+      for (const [format, queries] of formats) {
+        progress(`overhead: telemetry on vs off, ${format}`);
+        const countsBefore = await emulator.requestCounts();
+        const result = await abPairs(`on/off ${format}`, on, off, SQL[format], queries, pairs);
+        result.requests = countsDelta(countsBefore, await emulator.requestCounts());
+        await emulator.clearTelemetry();
+        perFormat[format] = result;
+        record(
+          'Overhead',
+          `telemetry on / off, CPU per query, ${format} (${queries} q/sample, ${pairs} pairs)`,
+          '<= 1.005',
+          `${result.medianRatio.toFixed(4)} (${result.medianA.toFixed(0)} vs ${result.medianB.toFixed(0)} µs/q, SE ${(result.ratioSe * 100).toFixed(2)}%, ${result.requests.telemetryExt} uploads)`,
+          result.medianRatio <= 1.005 && (result.requests.telemetryExt ?? 0) > 0,
+        );
+      }
+      results.onVsOff = perFormat;
+      const ratioByFormat = Object.fromEntries(Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]));
+      await profileShares(emulator, ratioByFormat);
+    } finally {
+      await on.stop();
+    }
+  } finally {
+    await Promise.all([off.stop(), plain.stop()]);
+  }
+}
+
+/** The profiler cross-check: lib/'s share of a warm telemetry-on client's CPU, per format. */
+async function profileShares(emulator: EmulatorProcess, ratios: Record<string, number>): Promise<void> {
+  progress('overhead: profiler cross-check (share of client CPU owned by lib/)');
+  const spec = { endpoint: emulator.endpoint, warmup: QUICK ? 50 : 300, queries: QUICK ? 100 : 400, sqls: SQL };
+  const shares = await runJsonChild<ProfileShare[]>('profileOn.ts', [JSON.stringify(spec)], []);
+  results.profileShares = shares;
+  for (const share of shares) {
+    const top = share.topLibFunctions
+      .slice(0, 3)
+      .map((f) => `${f.name.replace(/ .*\//, ' ')} ${(f.share * 100).toFixed(2)}%`)
+      .join(', ');
+    record(
+      'Overhead',
+      `profiler: lib/ share of telemetry-on client CPU, ${share.format} (A/B median ${(ratios[share.format] ?? NaN).toFixed(3)})`,
+      '<= 0.5%',
+      `${(share.libShare * 100).toFixed(2)}% (top: ${top})`,
+      share.libShare <= 0.005,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outage memory: a child with --expose-gc and fake timers.
+
+function runJsonChild<T>(entry: string, args: string[], nodeFlags: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, tsNodeArgs(join(CHILDREN, entry), nodeFlags).concat(args), {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (data: Buffer) => {
+      stdout += data.toString();
+    });
+    child.once('close', (code) => {
+      const line = stdout.trim().split('\n').pop() ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit code ${code}`);
+        resolve(JSON.parse(line) as T);
+      } catch (error) {
+        reject(new Error(`${entry}: ${(error as Error).message}; output: ${stdout.slice(-500)}`));
+      }
+    });
+  });
+}
+
+async function outage(): Promise<void> {
+  progress('outage: one simulated hour at 1,000 statements/s (503 for 30 min, then hanging)');
+  const minutes = QUICK ? 6 : 60;
+  const result = await runJsonChild<OutageResult>('outage.ts', [], ['--expose-gc'], { ...cleanEnv(), BENCH_OUTAGE_MINUTES: String(minutes) });
+  results.outage = result;
+  record(
+    'Outage',
+    `retained heap growth over ${minutes} simulated min (after gc, vs minute 2)`,
+    '<= 4 MB',
+    `max +${result.maxGrowthMB.toFixed(2)} MB, end ${result.endGrowthMB >= 0 ? '+' : ''}${result.endGrowthMB.toFixed(2)} MB (baseline ${result.baselineMB.toFixed(1)} MB)`,
+    result.maxGrowthMB <= 4,
+  );
+  const dropped = result.clientDropped + result.exporterDropped;
+  record(
+    'Outage',
+    `drops counted (${result.statements.toLocaleString('en-US')} statement logs)`,
+    `all accounted (<= 1 batch in flight), > 0 dropped`,
+    `${dropped.toLocaleString('en-US')} dropped (queue ${result.clientDropped.toLocaleString('en-US')}, exporter ${result.exporterDropped.toLocaleString('en-US')}), ${result.queued} queued, ${result.unaccounted} in flight`,
+    dropped > 0 && result.unaccounted >= 0 && result.unaccounted <= result.batchSize,
+  );
+  const perMinute = result.attemptsPerMinute;
+  const limit = DEFAULT_TELEMETRY_CONFIG.circuitBreakerThreshold + 1;
+  record(
+    'Outage',
+    'upload attempts per minute (circuit breaker)',
+    `<= ${limit} in any minute`,
+    `max ${max(perMinute)}, median ${median(perMinute)}, total ${perMinute.reduce((a, b) => a + b, 0)} in ${minutes} min`,
+    max(perMinute) <= limit,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Close and exit: short-lived application processes.
+
+/** Variants whose `await client.close()` runs with nothing else holding the event loop. */
+const RETURN_CHECKED = ['on, close()', 'on, endpoint hanging, close()'];
+
+async function closeAndExit(emulator: EmulatorProcess): Promise<void> {
+  const reps = QUICK ? 1 : 3;
+  const endpoint = emulator.endpoint;
+  // Default settings (5 s flush interval): logs are still queued when close() is called.
+  const base = { endpoint, queries: 10 };
+  // Short flush interval and a pause: an upload is in flight (hanging) when the work ends.
+  const inFlight = { pauseMs: 400, telemetry: { telemetryFlushIntervalMs: 100 } };
+  const healthy: Array<[string, ExitChildSpec]> = [
+    ['off, close()', { ...base, kind: 'off', close: true }],
+    ['on, close()', { ...base, kind: 'on', close: true }],
+    ['off, no close()', { ...base, kind: 'off', close: false }],
+    ['on, no close()', { ...base, kind: 'on', close: false }],
+  ];
+  const hanging: Array<[string, ExitChildSpec]> = [
+    ['on, endpoint hanging, no close()', { ...base, ...inFlight, kind: 'on', close: false }],
+    ['on, endpoint hanging, close()', { ...base, ...inFlight, kind: 'on', close: true }],
+    ['on, endpoint hanging, close(), app holds loop', { ...base, ...inFlight, kind: 'on', close: true, holdOpen: true }],
+    ['off, endpoint hanging, close(), app holds loop', { ...base, ...inFlight, kind: 'off', close: true, holdOpen: true }],
+  ];
+  const runs = new Map<string, ExitRun[]>();
+  const runGroup = async (group: Array<[string, ExitChildSpec]>) => {
+    for (let rep = 0; rep < reps; rep += 1) {
+      for (const [name, spec] of group) {
+        const run = await runExitChild(spec);
+        progress(
+          `  exit: ${name}: ` +
+            (run.finished
+              ? `${run.exitMs.toFixed(1)} ms to exit${run.closeMs !== undefined ? `, close() ${run.closeMs.toFixed(0)} ms` : ''}`
+              : `exited ${(run.exitDuringCloseMs ?? NaN).toFixed(1)} ms into close(), which never returned`),
+        );
+        runs.set(name, [...(runs.get(name) ?? []), run]);
+      }
+    }
+  };
+  progress('close/exit: healthy endpoint');
+  const healthyBefore = await emulator.requestCounts();
+  await runGroup(healthy);
+  const healthyUploads = countsDelta(healthyBefore, await emulator.requestCounts()).telemetryExt ?? 0;
+  progress('close/exit: telemetry endpoint hanging');
+  const countsBefore = await emulator.requestCounts();
+  await emulator.setFault('telemetry', { kind: 'hang', times: 'forever' });
+  try {
+    await runGroup(hanging);
+  } finally {
+    await emulator.clearFaults('telemetry');
+  }
+  const hangingUploads = countsDelta(countsBefore, await emulator.requestCounts()).telemetryExt ?? 0;
+
+  const summary: Record<string, { exitMs: number[]; closeMs: number[]; unfinished: number; exitDuringCloseMs: number[] }> = {};
+  for (const [name, list] of runs) {
+    summary[name] = {
+      exitMs: list.flatMap((r) => (r.finished ? [round(r.exitMs, 1)] : [])),
+      closeMs: list.flatMap((r) => (r.closeMs === undefined ? [] : [round(r.closeMs, 1)])),
+      unfinished: list.filter((r) => !r.finished).length,
+      exitDuringCloseMs: list.flatMap((r) => (r.exitDuringCloseMs === undefined ? [] : [round(r.exitDuringCloseMs, 1)])),
+    };
+  }
+  results.closeAndExit = { reps, summary, healthyUploads, hangingUploads };
+
+  const deadline = DEFAULT_TELEMETRY_CONFIG.closeTimeoutMs;
+  const hangClose = summary['on, endpoint hanging, close(), app holds loop'].closeMs;
+  const offClose = summary['off, endpoint hanging, close(), app holds loop'].closeMs;
+  record(
+    'Close/exit',
+    `close() duration, telemetry endpoint hanging (${hangingUploads} uploads hung)`,
+    `<= close deadline ${deadline} ms + 100`,
+    hangClose.length > 0
+      ? `median ${median(hangClose).toFixed(0)} ms, max ${max(hangClose).toFixed(0)} ms (telemetry off: ${median(offClose).toFixed(0)} ms)`
+      : 'close() never returned',
+    hangClose.length === reps && max(hangClose) <= deadline + 100 && hangingUploads > 0,
+  );
+  for (const name of RETURN_CHECKED) {
+    const entry = summary[name];
+    record(
+      'Close/exit',
+      `await close() returns to the caller: ${name}, nothing else holding the loop`,
+      `returns in every run`,
+      entry.unfinished === 0
+        ? `returned ${reps}/${reps} (close() median ${median(entry.closeMs).toFixed(0)} ms)`
+        : `returned ${reps - entry.unfinished}/${reps}: process exited ${median(entry.exitDuringCloseMs).toFixed(0)} ms into close(); code after it never ran`,
+      entry.unfinished === 0,
+    );
+  }
+  const offExit = [...summary['off, close()'].exitMs, ...summary['off, no close()'].exitMs];
+  for (const [name] of [...healthy, ...hanging]) {
+    const entry = summary[name];
+    const exits = entry.exitMs;
+    if (entry.unfinished > 0 && RETURN_CHECKED.includes(name)) {
+      continue; // Reported once, by its "close() returns" row.
+    }
+    record(
+      'Close/exit',
+      `last line of work -> exit: ${name}`,
+      '<= 100 ms (every run)',
+      entry.unfinished > 0
+        ? `${entry.unfinished}/${reps} runs never reached their last line (exited inside close())` +
+            (exits.length > 0 ? `; others max ${max(exits).toFixed(1)} ms` : '')
+        : `median ${median(exits).toFixed(1)} ms, max ${max(exits).toFixed(1)} ms (telemetry off: median ${median(offExit).toFixed(1)} ms)`,
+      entry.unfinished === 0 && max(exits) <= 100,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connect latency with a hanging feature-flag endpoint.
+
+async function connectLatency(emulator: EmulatorProcess): Promise<void> {
+  const rounds = QUICK ? 5 : 20;
+  progress(`connect: connect() + openSession(), feature flags hanging, ${rounds} each side`);
+  const countsBefore = await emulator.requestCounts();
+  await emulator.setFault('featureFlags', { kind: 'hang', times: 'forever' });
+  let result: ConnectResult;
+  try {
+    result = await runJsonChild<ConnectResult>('connectWorker.ts', [JSON.stringify({ endpoint: emulator.endpoint, rounds })], []);
+  } finally {
+    await emulator.clearFaults('featureFlags');
+  }
+  const flagRequests = countsDelta(countsBefore, await emulator.requestCounts()).featureFlags ?? 0;
+  const on = median(result.onMs);
+  const off = median(result.offMs);
+  const tolerance = Math.max(2, off * 0.05);
+  results.connect = { ...result, flagRequests, medianOn: on, medianOff: off };
+  record(
+    'Connect',
+    `connect() + openSession(), flag endpoint hanging (${flagRequests} flag requests hung)`,
+    `on <= off + max(2 ms, 5%)`,
+    `on ${on.toFixed(1)} ms vs off ${off.toFixed(1)} ms (median of ${rounds})`,
+    on <= off + tolerance && flagRequests > 0,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function hotPath(): void {
+  progress('hot path: emitter + aggregator + serializer, in-process');
+  const result = runHotPath(QUICK ? 50_000 : 200_000, QUICK ? 3 : 7);
+  results.hotPath = result;
+  record(
+    'Hot path',
+    'CPU per statement: start, 2 chunks, complete, serialize',
+    '<= 2 µs',
+    `${result.statementMicros.toFixed(2)} µs (events ${result.eventsOnlyMicros.toFixed(2)} µs; ${result.rounds} x ${result.iterationsPerRound.toLocaleString('en-US')})`,
+    result.statementMicros <= 2,
+  );
+  record(
+    'Hot path',
+    'serializeLog() throughput, statement logs',
+    '>= 200,000 logs/s',
+    `${Math.round(result.serializeLogsPerSecond).toLocaleString('en-US')} logs/s (+${result.uploadBodyMicrosPerLog.toFixed(2)} µs/log for uploadBody)`,
+    result.serializeLogsPerSecond >= 200_000,
+  );
+}
+
+function printTable(): void {
+  const headers = ['Figure', 'Target', 'Measured', 'Result'];
+  const rows = figures.map((f) => [`${f.group}: ${f.figure}`, f.target, f.measured, f.pass ? 'pass' : 'FAIL']);
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(headers));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const row of rows) console.log(line(row));
+  const failed = figures.filter((f) => !f.pass).length;
+  console.log(`\n${figures.length - failed}/${figures.length} figures met their targets.`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  progress(`node ${process.version}, ${cpus().length} CPUs${QUICK ? ', QUICK mode' : ''}`);
+  // In-process and emulator-free figures first, while nothing else of ours runs.
+  if (ONLY.has('hot')) hotPath();
+  if (ONLY.has('outage')) await outage();
+  progress('starting the emulator (CLI, separate process)');
+  const emulator = await EmulatorProcess.start();
+  try {
+    if (ONLY.has('overhead')) await overhead(emulator);
+    if (ONLY.has('connect')) await connectLatency(emulator);
+    if (ONLY.has('exit')) await closeAndExit(emulator);
+  } finally {
+    await emulator.stop();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  progress(`done in ${seconds.toFixed(0)} s`);
+  const out = join(__dirname, 'results');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(
+    join(out, 'latest.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, quick: QUICK, seconds, figures, results }, null, 2)}\n`,
+  );
+  printTable();
+  progress(`results written to ${join(out, 'latest.json')}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exitCode = 1;
+});

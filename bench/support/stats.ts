@@ -1,0 +1,33 @@
+/** Small statistics helpers for the benchmarks. */
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+export function min(values: readonly number[]): number {
+  return values.reduce((a, b) => Math.min(a, b), Infinity);
+}
+
+export function max(values: readonly number[]): number {
+  return values.reduce((a, b) => Math.max(a, b), -Infinity);
+}
+
+/** Median absolute deviation, scaled to be comparable with a standard deviation. */
+export function mad(values: readonly number[]): number {
+  const m = median(values);
+  return 1.4826 * median(values.map((v) => Math.abs(v - m)));
+}
+
+/** CPU microseconds (user + system) since `start`. */
+export function cpuMicros(start: NodeJS.CpuUsage): number {
+  const delta = process.cpuUsage(start);
+  return delta.user + delta.system;
+}
+
+export function round(value: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
