@@ -1,0 +1,245 @@
+import { expect } from 'chai';
+import sinon from 'sinon';
+import CircuitBreaker from '../../../lib/telemetry/CircuitBreaker';
+import CircuitBreakerRegistry from '../../../lib/telemetry/CircuitBreakerRegistry';
+import ITelemetryContext from '../../../lib/telemetry/contracts/ITelemetryContext';
+import TelemetryTarget from '../../../lib/telemetry/contracts/TelemetryTarget';
+import FeatureFlagCache, { TELEMETRY_FLAG_NAME } from '../../../lib/telemetry/FeatureFlagCache';
+import * as httpRequestModule from '../../../lib/telemetry/httpRequest';
+import TelemetryClient from '../../../lib/telemetry/TelemetryClient';
+import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
+import ClientContextStub from '../.stubs/ClientContextStub';
+import TelemetryExporterStub from '../.stubs/TelemetryExporterStub';
+import { makeTarget } from '../.stubs/TelemetryTargetStub';
+
+/** Stands in for the registry so these tests do not depend on the breaker's behaviour. */
+class BreakerRegistryFake {
+  public readonly removed: string[] = [];
+
+  private readonly breakers = new Map<string, CircuitBreaker>();
+
+  getCircuitBreaker(hostKey: string): CircuitBreaker {
+    if (!this.breakers.has(hostKey)) {
+      this.breakers.set(hostKey, { hostKey } as unknown as CircuitBreaker);
+    }
+    return this.breakers.get(hostKey) as CircuitBreaker;
+  }
+
+  removeCircuitBreaker(hostKey: string): void {
+    this.removed.push(hostKey);
+    this.breakers.delete(hostKey);
+  }
+}
+
+interface ExporterCall {
+  context: ITelemetryContext;
+  target: TelemetryTarget;
+  breaker: CircuitBreaker;
+  exporter: TelemetryExporterStub;
+}
+
+describe('TelemetryClientProvider', () => {
+  let clock: sinon.SinonFakeTimers;
+  let httpStub: sinon.SinonStub;
+  let context: ClientContextStub;
+  let flags: FeatureFlagCache;
+  let breakers: BreakerRegistryFake;
+  let exporters: ExporterCall[];
+  let provider: TelemetryClientProvider;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 1_000_000 });
+    httpStub = sinon.stub(httpRequestModule, 'default').resolves({
+      status: 200,
+      header: () => undefined,
+      body: JSON.stringify({ flags: [{ name: TELEMETRY_FLAG_NAME, value: 'true' }] }),
+    });
+    context = new ClientContextStub({ closeTimeoutMs: 2000 });
+    flags = new FeatureFlagCache();
+    breakers = new BreakerRegistryFake();
+    exporters = [];
+    provider = new TelemetryClientProvider(flags, breakers as unknown as CircuitBreakerRegistry, (ctx, target, breaker) => {
+      const exporter = new TelemetryExporterStub();
+      exporters.push({ context: ctx, target, breaker, exporter });
+      return exporter;
+    });
+  });
+
+  afterEach(() => {
+    clock.restore();
+    sinon.restore();
+  });
+
+  it('should create one client per host and credential', () => {
+    const client = provider.getOrCreateClient(context, makeTarget());
+    expect(client).to.be.instanceOf(TelemetryClient);
+    expect(exporters).to.have.length(1);
+    expect(provider.getRefCount(makeTarget())).to.equal(1);
+  });
+
+  it('should share client across multiple connections of one credential', () => {
+    const first = provider.getOrCreateClient(context, makeTarget());
+    const second = provider.getOrCreateClient(new ClientContextStub(), makeTarget());
+    expect(second).to.equal(first);
+    expect(exporters).to.have.length(1);
+  });
+
+  it('should never share a client between two credentials on one host', () => {
+    const a = provider.getOrCreateClient(context, makeTarget({ credentialKey: 'tenant-a' }));
+    const b = provider.getOrCreateClient(context, makeTarget({ credentialKey: 'tenant-b' }));
+    expect(a).to.not.equal(b);
+    expect(exporters.map((call) => call.target.credentialKey)).to.deep.equal(['tenant-a', 'tenant-b']);
+    // ...but the host's breaker and feature flag are shared.
+    expect(exporters[0].breaker).to.equal(exporters[1].breaker);
+    expect(flags.getRefCount(makeTarget())).to.equal(2);
+  });
+
+  it('should keep hosts apart', () => {
+    provider.getOrCreateClient(context, makeTarget({ host: 'a.example.com' }));
+    provider.getOrCreateClient(context, makeTarget({ host: 'b.example.com' }));
+    expect(exporters[0].breaker).to.not.equal(exporters[1].breaker);
+  });
+
+  it('should make exactly one client for many connections opened at once', async () => {
+    const clients = await Promise.all(
+      Array.from({ length: 10 }, async () => provider.getOrCreateClient(new ClientContextStub(), makeTarget())),
+    );
+    expect(new Set(clients).size).to.equal(1);
+    expect(provider.getRefCount(makeTarget())).to.equal(10);
+  });
+
+  it('should increment ref count on getOrCreateClient and acquire the host feature flag', async () => {
+    provider.getOrCreateClient(context, makeTarget());
+    provider.getOrCreateClient(context, makeTarget());
+    expect(provider.getRefCount(makeTarget())).to.equal(2);
+    expect(flags.getRefCount(makeTarget())).to.equal(2);
+    await clock.tickAsync(0);
+    expect(flags.getState(makeTarget())).to.equal('enabled');
+    expect(httpStub.callCount).to.equal(1);
+  });
+
+  it('should pass context to TelemetryClient and the exporter', async () => {
+    const own = new ClientContextStub({ batchSize: 1 });
+    const client = provider.getOrCreateClient(own, makeTarget()) as TelemetryClient;
+    expect(exporters[0].context).to.equal(own);
+    client.enqueue(undefined as any);
+    expect(own.logger.has(/telemetry client/)).to.equal(true);
+    await clock.tickAsync(0);
+    client.enqueue({ kind: 'error', eventId: 'e', timestamp: 1 });
+    await clock.tickAsync(0);
+    expect(exporters[0].exporter.batches).to.have.length(1); // batchSize 1 came from this context
+  });
+
+  it('should decrement ref count on releaseClient and not close while other connections exist', async () => {
+    const client = provider.getOrCreateClient(context, makeTarget()) as TelemetryClient;
+    provider.getOrCreateClient(context, makeTarget());
+    await provider.releaseClient(makeTarget());
+    expect(provider.getRefCount(makeTarget())).to.equal(1);
+    expect(flags.getRefCount(makeTarget())).to.equal(1);
+    expect(exporters[0].exporter.shutdownCalls).to.equal(0);
+    await clock.tickAsync(0);
+    client.enqueue({ kind: 'error', eventId: 'e', timestamp: 1 });
+    expect(client.getStats().queued).to.equal(1); // still accepting
+  });
+
+  it('should close client when ref count reaches zero, flushing what it held', async () => {
+    const client = provider.getOrCreateClient(context, makeTarget()) as TelemetryClient;
+    await clock.tickAsync(0);
+    client.enqueue({ kind: 'error', eventId: 'e', timestamp: 1 });
+    await provider.releaseClient(makeTarget());
+    expect(exporters[0].exporter.logs.map((log) => log.eventId)).to.deep.equal(['e']);
+    expect(exporters[0].exporter.shutdownCalls).to.equal(1);
+    expect(provider.getRefCount(makeTarget())).to.equal(0);
+    expect(flags.getRefCount(makeTarget())).to.equal(0);
+    // A later connection gets a fresh client.
+    expect(provider.getOrCreateClient(context, makeTarget())).to.not.equal(client);
+  });
+
+  it('should forget the host breaker only when the last credential on the host is released', async () => {
+    provider.getOrCreateClient(context, makeTarget({ credentialKey: 'a' }));
+    provider.getOrCreateClient(context, makeTarget({ credentialKey: 'b' }));
+    await provider.releaseClient(makeTarget({ credentialKey: 'a' }));
+    expect(breakers.removed).to.deep.equal([]);
+    await provider.releaseClient(makeTarget({ credentialKey: 'b' }));
+    expect(breakers.removed).to.deep.equal(['example.cloud.databricks.com:443']);
+  });
+
+  it('should bound releaseClient by the close deadline when the exporter hangs', async () => {
+    const client = provider.getOrCreateClient(context, makeTarget()) as TelemetryClient;
+    await clock.tickAsync(0);
+    exporters[0].exporter.hang();
+    client.enqueue({ kind: 'error', eventId: 'e', timestamp: 1 });
+    let released = false;
+    provider.releaseClient(makeTarget()).then(() => (released = true));
+    await clock.tickAsync(1999);
+    expect(released).to.equal(false);
+    await clock.tickAsync(1);
+    expect(released).to.equal(true);
+    expect(exporters[0].exporter.shutdownCalls).to.be.greaterThan(0);
+  });
+
+  it('should ignore a release of an unknown or already released target', async () => {
+    provider.getOrCreateClient(context, makeTarget());
+    await provider.releaseClient(makeTarget({ credentialKey: 'other' }));
+    await provider.releaseClient(makeTarget());
+    await provider.releaseClient(makeTarget());
+    expect(provider.getRefCount(makeTarget())).to.equal(0);
+    expect(exporters[0].exporter.shutdownCalls).to.equal(1);
+  });
+
+  describe('default instance', () => {
+    it('should be one process-wide instance that starts no timers and sends nothing', async () => {
+      const timersBefore = clock.countTimers();
+      const instance = TelemetryClientProvider.getDefault();
+      expect(TelemetryClientProvider.getDefault()).to.equal(instance);
+      await clock.tickAsync(0);
+      expect(clock.countTimers()).to.equal(timersBefore);
+      expect(httpStub.callCount).to.equal(0);
+    });
+
+    it('should build real exporters and breakers by default', async () => {
+      const own = new TelemetryClientProvider();
+      const client = own.getOrCreateClient(context, makeTarget());
+      expect(client).to.be.instanceOf(TelemetryClient);
+      await own.releaseClient(makeTarget());
+      expect(own.getRefCount(makeTarget())).to.equal(0);
+    });
+  });
+
+  describe('hostile input', () => {
+    it('should answer undefined with a debug log for a missing target', () => {
+      expect(provider.getOrCreateClient(context, undefined as any)).to.equal(undefined);
+      expect(context.logger.has(/creating a telemetry client failed/)).to.equal(true);
+      expect(context.logger.aboveDebug()).to.deep.equal([]);
+      expect(exporters).to.deep.equal([]);
+    });
+
+    it('should answer undefined when the exporter cannot be created, and track nothing', () => {
+      provider = new TelemetryClientProvider(flags, breakers as unknown as CircuitBreakerRegistry, () => {
+        throw new Error('exporter exploded');
+      });
+      expect(provider.getOrCreateClient(context, makeTarget())).to.equal(undefined);
+      expect(provider.getRefCount(makeTarget())).to.equal(0);
+      expect(flags.getRefCount(makeTarget())).to.equal(0);
+      expect(context.logger.has(/exporter exploded/)).to.equal(true);
+    });
+
+    it('should survive no context and a throwing logger', () => {
+      expect(provider.getOrCreateClient(undefined as any, undefined as any)).to.equal(undefined);
+      sinon.stub(context.logger, 'log').throws(new Error('logger broken'));
+      expect(provider.getOrCreateClient(context, null as any)).to.equal(undefined);
+    });
+
+    it('should resolve releaseClient for malformed targets', async () => {
+      await provider.releaseClient(undefined as any);
+      await provider.releaseClient(42 as any);
+      expect(provider.getRefCount(undefined as any)).to.equal(0);
+    });
+
+    it('should keep huge credential keys apart', () => {
+      const a = provider.getOrCreateClient(context, makeTarget({ credentialKey: `${'k'.repeat(100_000)}a` }));
+      const b = provider.getOrCreateClient(context, makeTarget({ credentialKey: `${'k'.repeat(100_000)}b` }));
+      expect(a).to.not.equal(b);
+    });
+  });
+});

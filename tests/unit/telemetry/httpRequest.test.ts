@@ -1,0 +1,109 @@
+import https from 'https';
+import { AddressInfo } from 'net';
+import { expect } from 'chai';
+import httpRequest from '../../../lib/telemetry/httpRequest';
+import { getCertificate } from '../../../lib/emulator/tls';
+import ClientContextStub from '../.stubs/ClientContextStub';
+
+describe('httpRequest', () => {
+  let server: https.Server;
+  let baseUrl: string;
+  let context: ClientContextStub;
+  let handler: (req: import('http').IncomingMessage, res: import('http').ServerResponse) => void;
+
+  before(async () => {
+    const certificate = await getCertificate();
+    server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    context = new ClientContextStub({}, new https.Agent({ ca: certificate.cert }));
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('sends method, headers and body through the connection agent and returns status, headers and body', async () => {
+    let received: { method?: string; auth?: string; body: string } = { body: '' };
+    handler = (req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received = { method: req.method, auth: req.headers.authorization, body };
+        res.setHeader('Retry-After', '3');
+        res.statusCode = 202;
+        res.end('{"ok":true}');
+      });
+    };
+    const response = await httpRequest(context, {
+      method: 'POST',
+      url: `${baseUrl}/telemetry-ext`,
+      headers: { Authorization: 'Bearer abc', 'Content-Type': 'application/json' },
+      body: '{"a":1}',
+      timeoutMs: 5000,
+    });
+    expect(received).to.deep.equal({ method: 'POST', auth: 'Bearer abc', body: '{"a":1}' });
+    expect(response.status).to.equal(202);
+    expect(response.header('Retry-After')).to.equal('3');
+    expect(response.header('x-missing')).to.equal(undefined);
+    expect(response.body).to.equal('{"ok":true}');
+  });
+
+  it('rejects when the server does not answer within the timeout', async () => {
+    handler = () => {};
+    const started = Date.now();
+    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 100 }).catch((e) => e);
+    expect(error).to.be.instanceOf(Error);
+    expect(Date.now() - started).to.be.below(2000);
+  });
+
+  it('rejects at once when the caller aborts', async () => {
+    handler = () => {};
+    const controller = new AbortController();
+    const pending = httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/hang`,
+      headers: {},
+      timeoutMs: 10000,
+      signal: controller.signal,
+    }).catch((e) => e);
+    controller.abort();
+    expect(await pending).to.be.instanceOf(Error);
+  });
+
+  it('refuses to buffer an oversized response', async () => {
+    handler = (_req, res) => {
+      res.end(Buffer.alloc(2 * 1024 * 1024, 'a'));
+    };
+    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/big`, headers: {}, timeoutMs: 5000 }).catch((e) => e);
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).message).to.match(/too large/);
+  });
+
+  it('does not keep the process alive while a request is in flight', async () => {
+    handler = () => {};
+    const sockets = () => process.getActiveResourcesInfo().filter((name) => name === 'TCPSocketWrap').length;
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+    // A plain request holds two ref'ed sockets here (client and the server's side of it).
+    const before = sockets();
+    const plain = https.get(`${baseUrl}/hang`, { agent: context.agent as https.Agent });
+    plain.on('error', () => {});
+    await settle();
+    const plainHeld = sockets() - before;
+    plain.destroy();
+    await settle();
+
+    const baseline = sockets();
+    const pending = httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 500 }).catch((e) => e);
+    await settle();
+    const ourHeld = sockets() - baseline;
+    await pending;
+
+    expect(plainHeld).to.equal(2);
+    expect(ourHeld).to.equal(1);
+  });
+});
