@@ -7,7 +7,7 @@
 import MetricsAggregator from '../lib/telemetry/MetricsAggregator';
 import TelemetryEventEmitter from '../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryLog } from '../lib/telemetry/types';
-import { serializeLog, uploadBody } from '../lib/telemetry/wire/serializer';
+import { serializeProtoLog, uploadBody } from '../lib/telemetry/wire/serializer';
 import { engineContext, SESSION_ID, statementIds, USER_AGENT } from './support/engine';
 import { progress } from './support/log';
 import { cpuMicros, median } from './support/stats';
@@ -20,7 +20,7 @@ export interface HotPathResult {
   statementMicrosRounds: number[];
   /** The same without serialization (emitter + aggregator only). */
   eventsOnlyMicros: number;
-  /** serializeLog() of distinct statement logs with chunk details, logs per second (median of rounds). */
+  /** serializeProtoLog() of distinct statement logs with chunk details, logs per second (median of rounds). */
   serializeLogsPerSecond: number;
   serializeRounds: number[];
   /** uploadBody() around 100 serialized logs, amortized per log, in µs. */
@@ -76,7 +76,7 @@ function measureStatements(iterations: number, serialize: boolean): { micros: nu
   for (let i = 0; i < iterations; i += 1) {
     statementEvents(emitter, ids[i & 1023], now + i);
     if (serialize) {
-      const json = serializeLog(last() as TelemetryLog, USER_AGENT, false);
+      const json = serializeProtoLog(last() as TelemetryLog, USER_AGENT, false);
       bytes += json === undefined ? 0 : json.length;
     }
   }
@@ -107,7 +107,7 @@ function measureSerialize(iterations: number): number {
   let length = 0;
   const start = process.cpuUsage();
   for (let i = 0; i < iterations; i += 1) {
-    length += (serializeLog(logs[i & 1023], USER_AGENT, false) as string).length;
+    length += (serializeProtoLog(logs[i & 1023], USER_AGENT, false) as string).length;
   }
   const micros = cpuMicros(start);
   if (length === 0) throw new Error('hot path: empty serialization');
@@ -115,7 +115,7 @@ function measureSerialize(iterations: number): number {
 }
 
 function measureUploadBody(batches: number): number {
-  const batch = sampleLogs(100).map((log) => serializeLog(log, USER_AGENT, false) as string);
+  const batch = sampleLogs(100).map((log) => serializeProtoLog(log, USER_AGENT, false) as string);
   let length = 0;
   const start = process.cpuUsage();
   for (let i = 0; i < batches; i += 1) {

@@ -466,7 +466,7 @@ function hotPath(): void {
   );
   record(
     'Hot path',
-    'serializeLog() throughput, statement logs',
+    'serializeProtoLog() throughput, statement logs',
     '>= 200,000 logs/s',
     `${Math.round(result.serializeLogsPerSecond).toLocaleString('en-US')} logs/s (+${result.uploadBodyMicrosPerLog.toFixed(2)} µs/log for uploadBody)`,
     result.serializeLogsPerSecond >= 200_000,

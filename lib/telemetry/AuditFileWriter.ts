@@ -30,7 +30,11 @@ export default class AuditFileWriter {
     private readonly maxPendingLines = MAX_PENDING_AUDIT_LINES,
   ) {}
 
-  /** Queues one line per log; the promise (which callers need not await) settles once they are written or dropped. */
+  /**
+   * Queues one line per log, given as `protoLogs` entries (JSON strings holding each log's JSON);
+   * the file gets the log JSON itself. The promise (which callers need not await) settles once they
+   * are written or dropped.
+   */
   write(protoLogs: readonly string[]): Promise<void> {
     if (this.disabled || protoLogs.length === 0) {
       return this.drained;
@@ -56,7 +60,8 @@ export default class AuditFileWriter {
       const lines = this.pending;
       this.pending = [];
       try {
-        await fs.appendFile(this.path, `${lines.join('\n')}\n`, { encoding: 'utf8', mode: 0o600 });
+        const text = lines.map((entry) => JSON.parse(entry) as string).join('\n');
+        await fs.appendFile(this.path, `${text}\n`, { encoding: 'utf8', mode: 0o600 });
         this.overflowing = false;
       } catch (error) {
         this.disabled = true;

@@ -7,7 +7,7 @@ import TelemetryTarget from './contracts/TelemetryTarget';
 import TelemetryHttpError from './errors/TelemetryHttpError';
 import httpRequest, { HttpResponse } from './httpRequest';
 import { TelemetryConfiguration, TelemetryLog } from './types';
-import { serializeLog, uploadBody } from './wire/serializer';
+import { serializeProtoLog, uploadBody } from './wire/serializer';
 import debugLog from './debugLog';
 
 export interface TelemetryExporterStats {
@@ -55,7 +55,7 @@ function isMarkedUnauthenticated(log: TelemetryLog): boolean {
  * re-sent (we cannot know which logs the server kept; re-sending duplicates them). Never throws,
  * never rejects, logs only at debug level, and reports nothing about its own failures.
  *
- * With `auditFile` set, each log is appended to that file exactly as it goes into `protoLogs`,
+ * With `auditFile` set, each log is appended to that file exactly as its JSON goes into `protoLogs`,
  * once, just before the batch's first HTTP request (what the breaker or shutdown stops from being
  * sent is not written; a retry writes nothing again), whatever the upload's outcome.
  */
@@ -95,12 +95,12 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
       const unauthenticated: string[] = [];
       for (const log of logs) {
         const unauth = !config.authenticatedExport || isMarkedUnauthenticated(log);
-        const json = serializeLog(log, this.target.userAgent, unauth);
-        if (json === undefined) {
+        const entry = serializeProtoLog(log, this.target.userAgent, unauth);
+        if (entry === undefined) {
           this.stats.logsDropped += 1;
           this.debug('telemetry export: dropped an unusable log');
         } else {
-          (unauth ? unauthenticated : signedIn).push(json);
+          (unauth ? unauthenticated : signedIn).push(entry);
         }
       }
       if (signedIn.length > 0) {

@@ -1,7 +1,10 @@
+import { execFileSync } from 'child_process';
+import path from 'path';
 import { expect } from 'chai';
 import { EXPORT_ALLOW_LIST, isExportAllowed } from '../../../lib/telemetry/wire/exportAllowList';
-import { buildUploadBody, serializeLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
+import { buildUploadBody, serializeProtoLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
 import { DriverConfiguration, ConnectionParameters, TelemetryLog, TelemetryLogKind } from '../../../lib/telemetry/types';
+import { serializeSamples } from '../../support/serializerSamples';
 
 const UA = 'NodejsDatabricksSqlConnector/2.1.0 (Node.js 20)';
 const EVENT_ID = '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55';
@@ -110,6 +113,17 @@ function errorLog(overrides: Partial<TelemetryLog> = {}): TelemetryLog {
   };
 }
 
+/** The log's JSON text: the content of its protoLogs entry, which must itself be a JSON string. */
+function serializeLog(log: TelemetryLog, userAgent: string, unauthenticated: boolean): string | undefined {
+  const entry = serializeProtoLog(log, userAgent, unauthenticated);
+  if (entry === undefined) {
+    return undefined;
+  }
+  const json: unknown = JSON.parse(entry);
+  expect(json, 'protoLogs entry').to.be.a('string');
+  return json as string;
+}
+
 function parse(json: string | undefined): any {
   expect(json, 'serialized log').to.be.a('string');
   return JSON.parse(json as string);
@@ -135,7 +149,7 @@ const FULL_LOGS: Record<TelemetryLogKind, () => TelemetryLog> = {
 };
 
 describe('serializer', () => {
-  describe('serializeLog', () => {
+  describe('serializeProtoLog', () => {
     it('TelemetryFrontendLog_Serialization_MatchesJdbcFormat (statement log)', () => {
       expect(parse(serializeLog(statementLog(), UA, false))).to.deep.equal({
         workspace_id: 1234567890123456,
@@ -348,10 +362,11 @@ describe('serializer', () => {
 
       it('escapes strings that need it', () => {
         const log = connectionLog();
-        log.driverConfig = { ...DRIVER_CONFIG, clientAppName: 'app "quoted" \\ \n' };
-        expect(parse(serializeLog(log, 'UA "x"', false)).entry.sql_driver_log.system_configuration.client_app_name).to.equal(
-          'app "quoted" \\ \n',
-        );
+        const hard = 'app "quoted" \\ \n \u0000\u001f \u2028\u2029 é 😀 \ud800 </script>';
+        log.driverConfig = { ...DRIVER_CONFIG, clientAppName: hard, osName: '\\"' };
+        const system = parse(serializeLog(log, 'UA "x"', false)).entry.sql_driver_log.system_configuration;
+        expect(system.client_app_name).to.equal(hard);
+        expect(system.os_name).to.equal('\\"');
         expect(parse(serializeLog(log, 'UA "x"', false)).context.client_context.user_agent).to.equal('UA "x"');
       });
 
@@ -452,6 +467,22 @@ describe('serializer', () => {
     });
   });
 
+  describe('where code generation from strings is forbidden', () => {
+    it('writes the same bytes as the generated code, in a process run with --disallow-code-generation-from-strings', function () {
+      this.timeout(20000);
+      const ua = 'NodejsDatabricksSqlConnector/2.1.0 "x"';
+      const script = path.resolve(__dirname, '../../support/serializerSamples.ts');
+      const forbidden = execFileSync(
+        process.execPath,
+        ['--disallow-code-generation-from-strings', '-r', 'ts-node/register/transpile-only', script, ua],
+        { encoding: 'utf8' },
+      );
+      const generated = serializeSamples(ua);
+      expect(generated.flat().filter((entry) => entry !== null)).to.have.length.greaterThan(10);
+      expect(JSON.parse(forbidden)).to.deep.equal(generated);
+    });
+  });
+
   describe('upload body', () => {
     it('TelemetryRequest_Serialization_ProducesValidJson', () => {
       const body = JSON.parse(buildUploadBody([statementLog(), connectionLog()], UA, 1760000000500));
@@ -484,7 +515,7 @@ describe('serializer', () => {
 
     it('an empty batch and an invalid upload time still make valid JSON', () => {
       expect(JSON.parse(buildUploadBody([], UA, 7))).to.deep.equal({ uploadTime: 7, items: [], protoLogs: [] });
-      expect(JSON.parse(uploadBody(['{}'], NaN))).to.deep.equal({ uploadTime: 0, items: [], protoLogs: ['{}'] });
+      expect(JSON.parse(uploadBody(['"{}"'], NaN))).to.deep.equal({ uploadTime: 0, items: [], protoLogs: ['{}'] });
     });
 
   });
