@@ -44,7 +44,8 @@ const MAX_ID_LENGTH = 256;
  * Turns one connection's events into logs: exactly one 'statement' log per statement, whatever
  * way the statement ends (complete, terminal error, session or connection close, TTL), while
  * 'connection' logs and statement-less errors pass straight through. Memory is bounded by
- * `maxPendingStatements`; the TTL sweep timer runs only while statements are pending.
+ * `maxPendingStatements`; the TTL sweep timer (unref'ed) runs only while statements are pending,
+ * and one TTL after the last one at most.
  */
 export default class MetricsAggregator {
   private readonly config: TelemetryConfiguration;
@@ -183,8 +184,9 @@ export default class MetricsAggregator {
       }
       let statement = this.statements.get(id);
       if (statement) {
+        // The sweep timer is left to stop itself at its next tick when nothing is pending:
+        // clearing and re-arming it for every statement would cost more than the rest of this.
         this.statements.delete(id);
-        this.stopSweepIfIdle();
         if (statement.done) {
           return;
         }
@@ -300,7 +302,10 @@ export default class MetricsAggregator {
     }
     let statement = this.statements.get(id);
     if (statement) {
-      statement.lastEventTime = Date.now();
+      // The event's own time (the emitter stamps it): one clock read per event is enough.
+      if (timestamp > statement.lastEventTime) {
+        statement.lastEventTime = timestamp;
+      }
       return statement;
     }
     if (this.statements.size >= this.config.maxPendingStatements) {
@@ -419,7 +424,7 @@ function newStatement(statementId: string, timestamp: number): PendingStatement 
   return {
     statementId,
     startTime: timestamp,
-    lastEventTime: Date.now(),
+    lastEventTime: timestamp,
     chunksIterated: 0,
     chunkSumLatencyMs: 0,
     bytesDownloaded: 0,

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import MetricsAggregator from '../../../lib/telemetry/MetricsAggregator';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
-import { ConnectionParameters, DriverConfiguration, TelemetryLog } from '../../../lib/telemetry/types';
+import { ConnectionParameters, DEFAULT_TELEMETRY_CONFIG, DriverConfiguration, TelemetryLog } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -221,6 +221,8 @@ describe('MetricsAggregator', () => {
       emitter.emitError({ statementId: 'st-1', errorName: 'E', isTerminal: true });
       expect(aggregator.getStats().pending).to.equal(0);
       complete('st-1');
+      expect(clock.countTimers(), 'the sweep stops at its next tick').to.equal(1);
+      clock.tick(DEFAULT_TELEMETRY_CONFIG.statementTtlMs);
       expect(clock.countTimers()).to.equal(0);
     });
 
@@ -269,6 +271,7 @@ describe('MetricsAggregator', () => {
       expect(aggregator.getStats().pending).to.equal(1);
       complete('st-2');
       expect(logs.map((log) => log.statementId)).to.include('st-2');
+      clock.tick(DEFAULT_TELEMETRY_CONFIG.statementTtlMs);
       expect(clock.countTimers()).to.equal(0);
     });
 
@@ -335,17 +338,26 @@ describe('MetricsAggregator', () => {
       expect(clock.countTimers()).to.equal(0);
     });
 
-    it('should run the sweep timer only while statements are pending, unref-ed', () => {
+    it('should run the sweep timer only while statements are pending (and one TTL after), unref-ed', () => {
+      start('st-8');
+      complete('st-8');
+      clock.tick(DEFAULT_TELEMETRY_CONFIG.statementTtlMs - 1);
+      start('st-9');
+      clock.tick(1);
+      expect(clock.countTimers(), 'st-9 is pending').to.equal(1);
+      complete('st-9');
+      clock.tick(DEFAULT_TELEMETRY_CONFIG.statementTtlMs);
+      expect(clock.countTimers()).to.equal(0);
+      expect(logs.map((log) => log.statementId)).to.deep.equal(['st-8', 'st-9']);
       clock.restore();
       const real = new MetricsAggregator(context, emitter, sink);
       try {
         expect((real as any).sweepTimer).to.equal(undefined);
-        start('st-9');
+        start('st-10');
         expect((real as any).sweepTimer.hasRef()).to.equal(false);
-        complete('st-9');
-        expect((real as any).sweepTimer).to.equal(undefined);
       } finally {
         real.close();
+        aggregator.close(); // it saw st-10 too, and armed a real timer
         clock = sinon.useFakeTimers();
       }
     });
