@@ -1,4 +1,5 @@
 import https from 'https';
+import tls from 'tls';
 import ITelemetryContext from './contracts/ITelemetryContext';
 
 export interface HttpResponse {
@@ -21,6 +22,32 @@ export interface HttpRequest {
 /** A hostile or broken server cannot make us buffer more than this. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
+/** Per agent: the TLS context its options make, or null where it cannot be made from them. */
+const secureContexts = new WeakMap<object, tls.SecureContext | null>();
+
+/**
+ * The TLS context an `https.Agent` would build for every new socket, built once. Uploads are
+ * minutes apart, so the socket an upload used is often closed by the server before the next one,
+ * and with a custom CA a fresh context costs milliseconds of CPU (Node re-adds every root
+ * certificate). Proxy and other agents build their sockets their own way: left alone.
+ */
+function secureContextOf(agent: unknown): tls.SecureContext | undefined {
+  if (!(agent instanceof https.Agent)) {
+    return undefined;
+  }
+  let context = secureContexts.get(agent);
+  if (context === undefined) {
+    try {
+      context = tls.createSecureContext((agent as https.Agent & { options: tls.SecureContextOptions }).options);
+    } catch {
+      // Options the agent itself would fail on: let it, as the driver's own requests do.
+      context = null;
+    }
+    secureContexts.set(agent, context);
+  }
+  return context ?? undefined;
+}
+
 /**
  * One HTTPS request through the connection's own agent (TLS settings, proxy). The timeout covers
  * the whole exchange, body included, so a slow-drip server cannot hold it longer; the socket is
@@ -38,7 +65,12 @@ export default async function httpRequest(context: ITelemetryContext, request: H
   const signal = AbortSignal.any(signals);
 
   return new Promise<HttpResponse>((resolve, reject) => {
-    const req = https.request(request.url, { method: request.method, headers: request.headers, agent, signal }, (res) => {
+    const options: https.RequestOptions & tls.ConnectionOptions = { method: request.method, headers: request.headers, agent, signal };
+    const secureContext = secureContextOf(agent);
+    if (secureContext) {
+      options.secureContext = secureContext;
+    }
+    const req = https.request(request.url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

@@ -1,6 +1,8 @@
 import https from 'https';
+import tls from 'tls';
 import { AddressInfo } from 'net';
 import { expect } from 'chai';
+import sinon from 'sinon';
 import httpRequest from '../../../lib/telemetry/httpRequest';
 import { getCertificate } from '../../../lib/emulator/tls';
 import ClientContextStub from '../.stubs/ClientContextStub';
@@ -9,10 +11,11 @@ describe('httpRequest', () => {
   let server: https.Server;
   let baseUrl: string;
   let context: ClientContextStub;
+  let certificate: Awaited<ReturnType<typeof getCertificate>>;
   let handler: (req: import('http').IncomingMessage, res: import('http').ServerResponse) => void;
 
   before(async () => {
-    const certificate = await getCertificate();
+    certificate = await getCertificate();
     server = https.createServer({ key: certificate.key, cert: certificate.cert }, (req, res) => handler(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     baseUrl = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -105,5 +108,49 @@ describe('httpRequest', () => {
 
     expect(plainHeld).to.equal(2);
     expect(ourHeld).to.equal(1);
+  });
+
+  describe('TLS context', () => {
+    afterEach(() => sinon.restore());
+
+    const closingHandler = (_req: import('http').IncomingMessage, res: import('http').ServerResponse) => {
+      // Every response closes its socket, so each request needs a new TLS connection.
+      res.setHeader('Connection', 'close');
+      res.end('{}');
+    };
+
+    it("builds the agent's TLS context once, however many new sockets the uploads need", async () => {
+      handler = closingHandler;
+      const agent = new https.Agent({ keepAlive: true, ca: certificate.cert });
+      const own = new ClientContextStub({}, agent);
+      const contexts = sinon.spy(tls, 'createSecureContext');
+      for (let i = 0; i < 3; i += 1) {
+        const response = await httpRequest(own, { method: 'POST', url: `${baseUrl}/telemetry-ext`, headers: {}, body: '{}', timeoutMs: 5000 });
+        expect(response.status).to.equal(200);
+      }
+      expect(contexts.callCount, 'TLS contexts built for 3 new sockets').to.equal(1);
+      agent.destroy();
+    });
+
+    it('still verifies the server: a context without its CA rejects the certificate', async () => {
+      handler = closingHandler;
+      const agent = new https.Agent({ keepAlive: true });
+      const error = await httpRequest(new ClientContextStub({}, agent), { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000 }).catch(
+        (e: Error) => e,
+      );
+      expect(error).to.be.instanceOf(Error);
+      expect((error as NodeJS.ErrnoException).code).to.match(/SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
+      agent.destroy();
+    });
+
+    it('leaves an agent whose options make no TLS context to fail on its own, as a rejection', async () => {
+      handler = closingHandler;
+      const agent = new https.Agent({ ca: 'not a certificate', cert: 'nor this', key: 'nor a key' });
+      const error = await httpRequest(new ClientContextStub({}, agent), { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000 }).catch(
+        (e: Error) => e,
+      );
+      expect(error).to.be.instanceOf(Error);
+      agent.destroy();
+    });
   });
 });
