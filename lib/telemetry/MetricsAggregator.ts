@@ -332,25 +332,9 @@ export default class MetricsAggregator {
       operationLatencyMs: statement.latencyMs,
       errorName: statement.errorName,
       unauthenticated: statement.unauthenticated,
-      statement: {
-        statementType: statement.statementType,
-        operationType: statement.operationType,
-        executionResult: statement.executionResult,
-        isCompressed: statement.isCompressed,
-        pollCount: statement.pollCount,
-        pollLatencyMs: statement.pollLatencyMs,
-        retryCount: statement.retryCount,
-        resultReadyLatencyMs: statement.resultReadyLatencyMs,
-        resultConsumptionLatencyMs: statement.resultConsumptionLatencyMs,
-        chunksPresent: statement.chunksPresent,
-        chunksIterated: statement.chunksIterated,
-        chunkInitialLatencyMs: statement.chunkInitialLatencyMs,
-        chunkSlowestLatencyMs: statement.chunkSlowestLatencyMs,
-        chunkSumLatencyMs: statement.chunkSumLatencyMs,
-        bytesDownloaded: statement.bytesDownloaded,
-        errorName: statement.errorName,
-        errorChunkIndex: statement.errorChunkIndex,
-      },
+      // The state itself, not a copy: once reported, nothing but its done marker and activity
+      // time changes, and the serializer reads only the fields the allow-list names.
+      statement,
     });
   }
 

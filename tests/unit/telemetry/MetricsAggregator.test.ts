@@ -430,8 +430,8 @@ describe('MetricsAggregator', () => {
         pollCount: undefined,
         retryCount: undefined,
         isCompressed: true,
-        errorChunkIndex: undefined,
       });
+      expect(log.statement?.errorChunkIndex).to.equal(undefined);
     });
 
     it('should cut a huge error name', () => {
