@@ -76,9 +76,11 @@ export default class DBSQLClient extends DriverDBSQLClient {
     }
   }
 
-  async getClient(): Promise<IThriftClient> {
-    const client = await super.getClient();
-    return this.telemetry ? this.telemetry.observer.wrap(client) : client;
+  // Called for every RPC: no async wrapper of its own, and nothing added when telemetry is off.
+  getClient(): Promise<IThriftClient> {
+    const { telemetry } = this;
+    const client = super.getClient();
+    return telemetry ? client.then((thriftClient) => telemetry.observer.wrap(thriftClient)) : client;
   }
 
   async close(): Promise<void> {

@@ -59,12 +59,16 @@ export default class ThriftClientObserver {
     const proxy = new Proxy(client, {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function' || !OBSERVED_RPCS.has(property as string)) {
+        if (typeof value !== 'function') {
           return value;
         }
         let wrapper = wrappers.get(value as Rpc);
         if (!wrapper) {
-          wrapper = this.observeRpc(property as string, value as Rpc, target);
+          // Every method runs on the client itself: called on the Proxy (as the driver does),
+          // each of the generated client's own property reads would go through this trap.
+          wrapper = OBSERVED_RPCS.has(property as string)
+            ? this.observeRpc(property as string, value as Rpc, target)
+            : (value as Rpc).bind(target);
           wrappers.set(value as Rpc, wrapper);
         }
         return wrapper;

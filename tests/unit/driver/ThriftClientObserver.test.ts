@@ -133,11 +133,11 @@ describe('ThriftClientObserver', () => {
       expect(proxy.ExecuteStatement).not.to.equal(client.ExecuteStatement);
     });
 
-    it('passes non-RPC properties and unobserved methods through untouched', async () => {
+    it('passes non-RPC properties through, and runs unobserved methods on the client itself', async () => {
       const view = proxy as unknown as DriverThriftClientStub & Record<string, unknown>;
       expect(view.transportName).to.equal('stub-transport');
-      expect(view.CloseOperation).to.equal(client.CloseOperation);
-      expect(view.reply).to.equal(client.reply);
+      expect(view.CloseOperation).to.equal(view.CloseOperation);
+      expect(view.reply('CloseOperation', { response: { status: OK_STATUS, closed: true } })).to.equal(client);
       expect(view.missing).to.equal(undefined);
       expect('FetchResults' in view).to.equal(true);
       view.extra = 42;
@@ -145,6 +145,10 @@ describe('ThriftClientObserver', () => {
 
       const delivered = await rpc('CloseOperation', { operationHandle: operationHandle(OP) });
       expect(delivered.count).to.equal(1);
+      expect(delivered.response).to.deep.include({ closed: true });
+      // As the driver calls it: the method taken from the Proxy, called with the Proxy as `this`.
+      view.CloseOperation.call(proxy, {}, () => undefined);
+      expect(client.calls.map((call) => call.self === client)).to.deep.equal([true, true]);
       expect(events).to.deep.equal([]);
     });
 
