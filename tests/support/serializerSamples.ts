@@ -5,12 +5,13 @@
  * as a JSON array.
  */
 import { serializeProtoLog } from '../../lib/telemetry/wire/serializer';
-import { TelemetryLog } from '../../lib/telemetry/types';
+import { DriverConfiguration, TelemetryLog } from '../../lib/telemetry/types';
 
 const GUID = '01f0a1b2-c3d4-1e5f-8a9b-0c1d2e3f4a5b';
 const HARD_TEXT = 'app "q" \\ \n \u0000 \u2028 é 😀 \ud800';
 
-const DRIVER_CONFIG = {
+/** A plain system configuration (also the serializer unit tests' own). */
+export const DRIVER_CONFIG: DriverConfiguration = {
   driverName: 'nodejs-sql-driver',
   driverVersion: '2.1.0',
   runtimeName: 'Node.js',
@@ -19,11 +20,13 @@ const DRIVER_CONFIG = {
   osName: 'linux',
   osVersion: '6.1.0',
   osArch: 'x64',
-  clientAppName: HARD_TEXT,
+  clientAppName: 'etl-job',
   localeName: 'en_US',
   charSetEncoding: 'UTF-8',
-  processName: '/home/alice/bin/node',
+  processName: 'node',
 };
+
+const HARD_DRIVER_CONFIG = { ...DRIVER_CONFIG, clientAppName: HARD_TEXT, processName: '/home/alice/bin/node' };
 
 const CONNECTION_PARAMS = {
   mode: 'THRIFT',
@@ -65,13 +68,13 @@ export const SERIALIZER_SAMPLES: unknown[] = [
     workspaceId: '0001234567890123456',
     sessionId: GUID,
     authType: 'pat',
-    driverConfig: DRIVER_CONFIG,
+    driverConfig: HARD_DRIVER_CONFIG,
     connectionParams: CONNECTION_PARAMS,
     operationLatencyMs: 321,
   },
   { kind: 'statement', eventId: GUID, timestamp: 1, workspaceId: '42', sessionId: GUID, statementId: GUID, operationLatencyMs: 9, statement: STATEMENT },
   { kind: 'statement', eventId: GUID, timestamp: 2, statement: { chunksIterated: 0, operationType: 'LIST_TABLES' } },
-  { kind: 'error', eventId: GUID, timestamp: 3, errorName: 'Error: at /home/alice', unauthenticated: true, driverConfig: DRIVER_CONFIG },
+  { kind: 'error', eventId: GUID, timestamp: 3, errorName: 'Error: at /home/alice', unauthenticated: true, driverConfig: HARD_DRIVER_CONFIG },
   { kind: 'error', timestamp: -1, errorName: 'AuthenticationError' },
   {
     kind: 'statement',
@@ -81,7 +84,7 @@ export const SERIALIZER_SAMPLES: unknown[] = [
     sessionId: {},
     statement: { ...STATEMENT, statementType: 'DROP', isCompressed: 'yes', pollCount: -1, chunksPresent: 2 ** 60 },
   },
-  { kind: 'connection', driverConfig: { ...DRIVER_CONFIG, processName: 'x'.repeat(300), osName: '' }, connectionParams: 'x' },
+  { kind: 'connection', driverConfig: { ...HARD_DRIVER_CONFIG, processName: 'x'.repeat(300), osName: '' }, connectionParams: 'x' },
   { kind: 'statement' },
   { kind: 'metric', eventId: GUID },
   null,

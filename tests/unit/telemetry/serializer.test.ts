@@ -3,28 +3,13 @@ import path from 'path';
 import { expect } from 'chai';
 import { EXPORT_ALLOW_LIST, isExportAllowed } from '../../../lib/telemetry/wire/exportAllowList';
 import { buildUploadBody, serializeProtoLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
-import { DriverConfiguration, ConnectionParameters, TelemetryLog, TelemetryLogKind } from '../../../lib/telemetry/types';
-import { serializeSamples } from '../../support/serializerSamples';
+import { ConnectionParameters, TelemetryLog, TelemetryLogKind } from '../../../lib/telemetry/types';
+import { DRIVER_CONFIG, serializeSamples } from '../../support/serializerSamples';
 
 const UA = 'NodejsDatabricksSqlConnector/2.1.0 (Node.js 20)';
 const EVENT_ID = '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55';
 const SESSION_ID = '01f0a1b2-c3d4-1e5f-8a9b-0c1d2e3f4a5b';
 const STATEMENT_ID = '01f0a1b2-c3d4-1e5f-8a9b-ffffffffffff';
-
-const DRIVER_CONFIG: DriverConfiguration = {
-  driverName: 'nodejs-sql-driver',
-  driverVersion: '2.1.0',
-  runtimeName: 'Node.js',
-  runtimeVersion: 'v20.20.2',
-  runtimeVendor: 'Node.js Foundation',
-  osName: 'linux',
-  osVersion: '6.1.0',
-  osArch: 'x64',
-  clientAppName: 'etl-job',
-  localeName: 'en_US',
-  charSetEncoding: 'UTF-8',
-  processName: 'node',
-};
 
 const CONNECTION_PARAMS: ConnectionParameters = {
   mode: 'THRIFT',
