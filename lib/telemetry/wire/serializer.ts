@@ -30,7 +30,7 @@ const WORKSPACE_ID = /^\d{1,19}$/;
 const GUID_LIKE = /^[0-9A-Fa-f][0-9A-Fa-f-]{0,63}$/;
 const SAFE_ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$|^[A-Za-z0-9]{5}$/;
 const WIRE_KEY = /^[a-z_]+$/;
-const PROPERTY = /^[A-Za-z]*$/;
+const PROPERTY = /^[A-Za-z]+$/;
 const MAX_TEXT = 256;
 const MAX_USER_AGENT = 512;
 
@@ -308,11 +308,11 @@ function generate(members: AllowedMember[]): Plan {
         code += `{ let ${inner} = ''; ${writeObject(member.members, inner)} if (${inner} !== '') ${write(`${inner} + '}'`)} }\n`;
         continue;
       }
-      if (!PROPERTY.test(member.property)) {
-        throw new Error('serializer: invalid property name');
-      }
       let argument = 'ua';
       if (member.from !== 'userAgent') {
+        if (!PROPERTY.test(member.property)) {
+          throw new Error('serializer: invalid property name');
+        }
         used.add(member.from);
         argument = `from_${member.from}.${member.property}`;
       }
