@@ -26,10 +26,11 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 const secureContexts = new WeakMap<object, tls.SecureContext | null>();
 
 /**
- * The TLS context an `https.Agent` would build for every new socket, built once. Uploads are
- * minutes apart, so the socket an upload used is often closed by the server before the next one,
- * and with a custom CA a fresh context costs milliseconds of CPU (Node re-adds every root
- * certificate). Proxy and other agents build their sockets their own way: left alone.
+ * The TLS context an `https.Agent` would build for every new socket, built once. An upload
+ * often needs a socket of its own (the driver's request holds the one in use, or the server has
+ * closed an idle one), and with a custom CA a fresh context costs milliseconds of CPU (Node
+ * re-adds every root certificate). Proxy and other agents build their sockets their own way:
+ * left alone.
  */
 function secureContextOf(agent: unknown): tls.SecureContext | undefined {
   if (!(agent instanceof https.Agent)) {
