@@ -49,28 +49,47 @@ function secureContextOf(agent: unknown): tls.SecureContext | undefined {
   return context ?? undefined;
 }
 
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
 /**
  * One HTTPS request through the connection's own agent (TLS settings, proxy). The timeout covers
  * the whole exchange, body included, so a slow-drip server cannot hold it longer; the socket is
  * unref'ed while in flight, so a pending telemetry request never keeps the process alive (the
- * agent refs it again when it is reused). Rejects on network errors, timeouts and aborts;
- * callers classify and swallow.
+ * agent refs it again when it is reused). Rejects on network errors, timeouts (`TimeoutError`)
+ * and aborts (`AbortError`); callers classify and swallow.
  */
 export default async function httpRequest(context: ITelemetryContext, request: HttpRequest): Promise<HttpResponse> {
   const provider = await context.getConnectionProvider();
   const agent = await provider.getAgent();
-  const signals = [AbortSignal.timeout(request.timeoutMs)];
-  if (request.signal) {
-    signals.push(request.signal);
-  }
-  const signal = AbortSignal.any(signals);
+  const { signal } = request;
 
   return new Promise<HttpResponse>((resolve, reject) => {
-    const options: https.RequestOptions & tls.ConnectionOptions = { method: request.method, headers: request.headers, agent, signal };
+    if (signal?.aborted) {
+      reject(namedError('AbortError', 'telemetry request aborted'));
+      return;
+    }
+    const options: https.RequestOptions & tls.ConnectionOptions = { method: request.method, headers: request.headers, agent };
     const secureContext = secureContextOf(agent);
     if (secureContext) {
       options.secureContext = secureContext;
     }
+    // A timer and one listener, both removed when the request settles. AbortSignal.any() would
+    // tie every request to the caller's long-lived shutdown signal for good (nodejs/node#54614).
+    let settled = false;
+    const settle = (outcome: () => void) => {
+      if (!settled) {
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        outcome();
+      }
+    };
+    const fail = (error: Error) => settle(() => reject(error));
+
     const req = https.request(request.url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -83,19 +102,27 @@ export default async function httpRequest(context: ITelemetryContext, request: H
         chunks.push(chunk);
       });
       res.on('end', () => {
-        resolve({
-          status: res.statusCode ?? 0,
-          header: (name) => {
-            const value = res.headers[name.toLowerCase()];
-            return Array.isArray(value) ? value[0] : value;
-          },
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
+        settle(() =>
+          resolve({
+            status: res.statusCode ?? 0,
+            header: (name) => {
+              const value = res.headers[name.toLowerCase()];
+              return Array.isArray(value) ? value[0] : value;
+            },
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
       });
-      res.on('error', reject);
+      res.on('error', fail);
+      res.on('close', () => fail(new Error('telemetry response cut off')));
     });
+    const timer = setTimeout(() => req.destroy(namedError('TimeoutError', 'telemetry request timed out')), request.timeoutMs);
+    timer.unref();
+    const onAbort = () => req.destroy(namedError('AbortError', 'telemetry request aborted'));
+    signal?.addEventListener('abort', onAbort);
     req.on('socket', (socket) => socket.unref());
-    req.on('error', reject);
+    req.on('error', fail);
+    req.on('close', () => fail(new Error('telemetry request closed without a response')));
     req.end(request.body);
   });
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'events';
 import https from 'https';
 import tls from 'tls';
 import { AddressInfo } from 'net';
@@ -108,6 +109,45 @@ describe('httpRequest', () => {
 
     expect(plainHeld).to.equal(2);
     expect(ourHeld).to.equal(1);
+  });
+
+  it('rejects with a TimeoutError when the body drips past the timeout', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200);
+      res.write('{');
+      // Never ends: only the timeout can stop it.
+    };
+    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/drip`, headers: {}, timeoutMs: 150 }).catch((e: Error) => e);
+    expect((error as Error).name).to.equal('TimeoutError');
+  });
+
+  it("leaves nothing attached to the caller's long-lived signal once requests settle", async () => {
+    handler = (_req, res) => res.end('{}');
+    const shutdown = new AbortController();
+    for (let i = 0; i < 20; i += 1) {
+      await httpRequest(context, { method: 'POST', url: `${baseUrl}/t`, headers: {}, body: '{}', timeoutMs: 5000, signal: shutdown.signal });
+    }
+    await httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 50, signal: shutdown.signal }).catch(() => undefined);
+    expect(getEventListeners(shutdown.signal, 'abort')).to.have.length(0);
+    // Signals made by AbortSignal.any() are not listeners; Node keeps them in this set.
+    const dependants = Object.getOwnPropertySymbols(shutdown.signal).find((symbol) => symbol.description === 'kDependantSignals');
+    const held = dependants ? (shutdown.signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0 : 0;
+    expect(held, 'signals tied to the caller signal').to.equal(0);
+  });
+
+  it('rejects with an AbortError, sending nothing, when the signal is already aborted', async () => {
+    let requests = 0;
+    handler = (_req, res) => {
+      requests += 1;
+      res.end('{}');
+    };
+    const controller = new AbortController();
+    controller.abort();
+    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000, signal: controller.signal }).catch(
+      (e: Error) => e,
+    );
+    expect((error as Error).name).to.equal('AbortError');
+    expect(requests).to.equal(0);
   });
 
   describe('TLS context', () => {
