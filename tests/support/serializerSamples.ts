@@ -40,13 +40,14 @@ const CONNECTION_PARAMS = {
   enableMetricViewMetadata: false,
 };
 
-const STATEMENT = {
+/** A CloudFetch statement's metrics with every field set (also the serializer unit tests' own). */
+export const STATEMENT_METRICS: NonNullable<TelemetryLog['statement']> = {
   statementType: 'QUERY',
   operationType: 'EXECUTE_STATEMENT',
   executionResult: 'EXTERNAL_LINKS',
   isCompressed: true,
   pollCount: 3,
-  pollLatencyMs: 450.6,
+  pollLatencyMs: 450,
   retryCount: 1,
   resultReadyLatencyMs: 600,
   resultConsumptionLatencyMs: 900,
@@ -55,10 +56,12 @@ const STATEMENT = {
   chunkInitialLatencyMs: 80,
   chunkSlowestLatencyMs: 120,
   chunkSumLatencyMs: 400,
-  bytesDownloaded: 1000,
+  bytesDownloaded: 1_000_000,
   errorName: '42P01',
   errorChunkIndex: 2,
 };
+
+const STATEMENT = { ...STATEMENT_METRICS, pollLatencyMs: 450.6 };
 
 export const SERIALIZER_SAMPLES: unknown[] = [
   {

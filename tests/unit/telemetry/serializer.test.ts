@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { EXPORT_ALLOW_LIST, isExportAllowed } from '../../../lib/telemetry/wire/exportAllowList';
 import { buildUploadBody, serializeProtoLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
 import { ConnectionParameters, TelemetryLog, TelemetryLogKind } from '../../../lib/telemetry/types';
-import { DRIVER_CONFIG, serializeSamples } from '../../support/serializerSamples';
+import { DRIVER_CONFIG, serializeSamples, STATEMENT_METRICS } from '../../support/serializerSamples';
 
 const UA = 'NodejsDatabricksSqlConnector/2.1.0 (Node.js 20)';
 const EVENT_ID = '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55';
@@ -50,25 +50,7 @@ function statementLog(overrides: Partial<TelemetryLog> = {}): TelemetryLog {
     sessionId: SESSION_ID,
     statementId: STATEMENT_ID,
     operationLatencyMs: 1500,
-    statement: {
-      statementType: 'QUERY',
-      operationType: 'EXECUTE_STATEMENT',
-      executionResult: 'EXTERNAL_LINKS',
-      isCompressed: true,
-      pollCount: 3,
-      pollLatencyMs: 450,
-      retryCount: 1,
-      resultReadyLatencyMs: 600,
-      resultConsumptionLatencyMs: 900,
-      chunksPresent: 4,
-      chunksIterated: 4,
-      chunkInitialLatencyMs: 80,
-      chunkSlowestLatencyMs: 120,
-      chunkSumLatencyMs: 400,
-      bytesDownloaded: 1_000_000,
-      errorName: '42P01',
-      errorChunkIndex: 2,
-    },
+    statement: { ...STATEMENT_METRICS },
     ...overrides,
   };
 }
