@@ -5,7 +5,7 @@ import ITelemetryContext from './contracts/ITelemetryContext';
 import ITelemetryExporter from './contracts/ITelemetryExporter';
 import TelemetryTarget from './contracts/TelemetryTarget';
 import TelemetryHttpError from './errors/TelemetryHttpError';
-import httpRequest, { HttpResponse } from './httpRequest';
+import httpRequest, { HttpResponse, namedError } from './httpRequest';
 import { TelemetryConfiguration, TelemetryLog } from './types';
 import { serializeProtoLog, uploadBody } from './wire/serializer';
 import debugLog from './debugLog';
@@ -19,13 +19,6 @@ export interface TelemetryExporterStats {
   logsDropped: number;
   /** Uploads the server accepted only in part. */
   partialRejections: number;
-}
-
-/** Why an await ended early; both are plain errors so the classifier sees only a name. */
-function namedError(name: string, message: string): Error {
-  const error = new Error(message);
-  error.name = name;
-  return error;
 }
 
 /** `Retry-After` in seconds or as an HTTP date, in milliseconds capped at `maxMs`; undefined if absent or unreadable. */

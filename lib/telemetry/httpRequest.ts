@@ -49,7 +49,8 @@ function secureContextOf(agent: unknown): tls.SecureContext | undefined {
   return context ?? undefined;
 }
 
-function namedError(name: string, message: string): Error {
+/** A timeout or abort as a plain error (`TimeoutError`, `AbortError`): the classifier sees only a name. */
+export function namedError(name: string, message: string): Error {
   const error = new Error(message);
   error.name = name;
   return error;
