@@ -404,20 +404,3 @@ export function serializeProtoLog(log: TelemetryLog, userAgentValue: string, una
 export function uploadBody(protoLogs: readonly string[], nowMs: number): string {
   return `{"uploadTime":${int(nowMs) ?? '0'},"items":[],"protoLogs":[${protoLogs.join(',')}]}`;
 }
-
-/** The upload request body for `logs`; unusable logs are left out. */
-export function buildUploadBody(
-  logs: readonly TelemetryLog[],
-  userAgentValue: string,
-  nowMs: number,
-  unauthenticated = false,
-): string {
-  const protoLogs: string[] = [];
-  for (const log of logs) {
-    const entry = serializeProtoLog(log, userAgentValue, unauthenticated);
-    if (entry !== undefined) {
-      protoLogs.push(entry);
-    }
-  }
-  return uploadBody(protoLogs, nowMs);
-}

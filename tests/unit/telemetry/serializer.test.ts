@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import path from 'path';
 import { expect } from 'chai';
 import { EXPORT_ALLOW_LIST, isExportAllowed } from '../../../lib/telemetry/wire/exportAllowList';
-import { buildUploadBody, serializeProtoLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
+import { serializeProtoLog, uploadBody } from '../../../lib/telemetry/wire/serializer';
 import { ConnectionParameters, TelemetryLog, TelemetryLogKind } from '../../../lib/telemetry/types';
 import { DRIVER_CONFIG, serializeSamples, STATEMENT_METRICS } from '../../support/serializerSamples';
 
@@ -78,6 +78,15 @@ function errorLog(overrides: Partial<TelemetryLog> = {}): TelemetryLog {
     },
     ...overrides,
   };
+}
+
+/** The upload request body for `logs`, as the exporter builds it; unusable logs are left out. */
+function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs: number, unauthenticated = false): string {
+  const entries = logs.map((log) => serializeProtoLog(log, userAgent, unauthenticated));
+  return uploadBody(
+    entries.filter((entry): entry is string => entry !== undefined),
+    nowMs,
+  );
 }
 
 /** The log's JSON text: the content of its protoLogs entry, which must itself be a JSON string. */
