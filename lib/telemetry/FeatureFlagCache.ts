@@ -86,13 +86,7 @@ export default class FeatureFlagCache {
   /** Last known state; an expired value keeps serving while one background refresh runs. */
   getState(target: TelemetryTarget): FeatureFlagState {
     try {
-      const key = hostKey(target);
-      const entry = this.hosts.get(key);
-      if (!entry) {
-        return 'unknown';
-      }
-      this.refreshIfStale(key, entry);
-      return entry.state;
+      return this.currentEntry(target)?.state ?? 'unknown';
     } catch {
       return 'unknown';
     }
@@ -101,16 +95,11 @@ export default class FeatureFlagCache {
   /** The state once an in-flight fetch settles, waiting at most `timeoutMs` (for `close()`). */
   async whenSettled(target: TelemetryTarget, timeoutMs: number): Promise<FeatureFlagState> {
     try {
-      const key = hostKey(target);
-      const entry = this.hosts.get(key);
-      if (!entry) {
-        return 'unknown';
-      }
-      this.refreshIfStale(key, entry);
-      if (entry.inFlight) {
+      const entry = this.currentEntry(target);
+      if (entry?.inFlight) {
         await withDeadline(entry.inFlight, timeoutMs);
       }
-      return entry.state;
+      return entry?.state ?? 'unknown';
     } catch {
       return 'unknown';
     }
@@ -123,6 +112,16 @@ export default class FeatureFlagCache {
     } catch {
       return 0;
     }
+  }
+
+  /** The host's entry, with a background refresh started if its value has expired. */
+  private currentEntry(target: TelemetryTarget): HostEntry | undefined {
+    const key = hostKey(target);
+    const entry = this.hosts.get(key);
+    if (entry) {
+      this.refreshIfStale(key, entry);
+    }
+    return entry;
   }
 
   private refreshIfStale(key: string, entry: HostEntry): void {
