@@ -15,11 +15,11 @@ interface Run {
 }
 
 /** Runs the forgetful script in a child process (with this process's module hooks) and times its exit. */
-function runForgetful(emulator: Emulator, telemetry: boolean): Promise<Run> {
+function runForgetful(emulator: Emulator, telemetry: boolean, close: 'never' | 'unawaited' = 'never'): Promise<Run> {
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...hookArgs(), '-r', 'ts-node/register/transpile-only', SCRIPT], {
       cwd: resolve(__dirname, '../../..'),
-      env: { ...process.env, EMULATOR_CONNECT: JSON.stringify(emulator.connectOptions()), TELEMETRY: telemetry ? 'on' : 'off' },
+      env: { ...process.env, EMULATOR_CONNECT: JSON.stringify(emulator.connectOptions()), TELEMETRY: telemetry ? 'on' : 'off', CLOSE: close },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -103,6 +103,19 @@ describe('client e2e: a process that forgets close()', () => {
       expect(on.code).to.equal(0);
       // The hung upload is abandoned after the exit deadline (50 ms).
       expect(on.exitAfterWorkMs).to.be.within(40, 300);
+    } finally {
+      emulator.faults.clear();
+    }
+  });
+
+  it('with a hanging telemetry endpoint and a close() nobody awaits, stays up at most the close deadline', async function () {
+    this.timeout(30000);
+    emulator.faults.set('telemetry', { kind: 'hang', times: 'forever' });
+    try {
+      const run = await runForgetful(emulator, true, 'unawaited');
+      expect(run.code).to.equal(0);
+      // close() holds the process for its flush, bounded by its deadline (300 ms), then lets go.
+      expect(run.exitAfterWorkMs).to.be.within(250, 1000);
     } finally {
       emulator.faults.clear();
     }
