@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'http';
 import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
 import OperationObservation from './OperationObservation';
+import quietly from './quietly';
 
 interface AnnouncedLink {
   statementId: string;
@@ -112,13 +113,4 @@ function linkKey(url: string): string | undefined {
   }
   const path = parts[2] === '' ? '/' : parts[2];
   return `${parts[1].toLowerCase()}${path.startsWith('/') ? path : `/${path}`}`;
-}
-
-/** These run inside the driver's own request events: an observation failure must not surface there. */
-function quietly(observe: () => void): void {
-  try {
-    observe();
-  } catch {
-    // The download goes on exactly as the driver sees it.
-  }
 }

@@ -3,6 +3,7 @@ import type IOperation from '@databricks/sql/dist/contracts/IOperation';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
 import ThriftClientObserver from './ThriftClientObserver';
+import quietly from './quietly';
 
 /** Session methods that return an operation (a statement, in telemetry terms). */
 const OPERATION_METHODS = [
@@ -93,14 +94,5 @@ function observeOperation(operation: IOperation, sink: SessionObserverSink): voi
         }
       };
     }
-  }
-}
-
-/** Telemetry inside a wrapper must never change what the caller gets, even if it throws. */
-function quietly(report: () => void): void {
-  try {
-    report();
-  } catch {
-    // Observation failed; the caller's result or error stands as the driver gave it.
   }
 }
