@@ -58,7 +58,7 @@ export default class FeatureFlagCache {
       entry.holders.push({ context, target });
       this.refreshIfStale(key, entry);
     } catch (error) {
-      log(context, `telemetry feature flag: acquire failed: ${describe(error)}`);
+      debugLog(context, `telemetry feature flag: acquire failed: ${describe(error)}`);
     }
   }
 
@@ -139,7 +139,7 @@ export default class FeatureFlagCache {
       entry.expiresAt = Date.now() + result.ttlMs;
       entry.inFlight = undefined;
       if (result.reason) {
-        log(context, `telemetry feature flag for ${key}: ${result.reason}; disabled for ${result.ttlMs} ms`);
+        debugLog(context, `telemetry feature flag for ${key}: ${result.reason}; disabled for ${result.ttlMs} ms`);
       }
     });
   }
@@ -232,8 +232,4 @@ function describe(error: unknown): string {
   } catch {
     return 'unprintable error';
   }
-}
-
-function log(context: ITelemetryContext, message: string): void {
-  debugLog(context, message);
 }
