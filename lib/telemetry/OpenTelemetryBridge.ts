@@ -9,6 +9,7 @@ import {
   TelemetryEventType,
 } from './types';
 import debugLog from './debugLog';
+import { guid } from './wire/serializer';
 
 export type OpenTelemetryApi = typeof import('@opentelemetry/api');
 
@@ -31,7 +32,6 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
 /** What the bridge writes: enum words, GUIDs, counts. Anything else is left out, as on the wire. */
 const WORD = /^[A-Z][A-Z0-9_]{0,63}$/;
-const GUID_LIKE = /^[0-9A-Fa-f][0-9A-Fa-f-]{0,63}$/;
 const SAFE_ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$|^[A-Za-z0-9]{5}$/;
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
@@ -45,10 +45,6 @@ interface OpenStatement {
 
 function word(value: unknown): string | undefined {
   return typeof value === 'string' && WORD.test(value) ? value : undefined;
-}
-
-function guid(value: unknown): string | undefined {
-  return typeof value === 'string' && GUID_LIKE.test(value) ? value : undefined;
 }
 
 function count(value: unknown): number | undefined {
@@ -94,12 +90,12 @@ export default class OpenTelemetryBridge {
       }
       const api = load();
       if (!api) {
-        debug(context, 'telemetry: telemetryOpenTelemetry is on but @opentelemetry/api is not installed');
+        debugLog(context, 'telemetry: telemetryOpenTelemetry is on but @opentelemetry/api is not installed');
         return undefined;
       }
       return new OpenTelemetryBridge(context, api);
     } catch (error) {
-      debug(context, `telemetry: OpenTelemetry bridge unavailable: ${(error as Error)?.name}`);
+      debugLog(context, `telemetry: OpenTelemetry bridge unavailable: ${(error as Error)?.name}`);
       return undefined;
     }
   }
@@ -204,7 +200,7 @@ export default class OpenTelemetryBridge {
   private hasRoom(): boolean {
     const room = this.statements.size < this.context.getTelemetryConfig().maxPendingStatements;
     if (!room && !this.full) {
-      debug(this.context, 'telemetry: too many open statements; not tracing new ones in OpenTelemetry');
+      debugLog(this.context, 'telemetry: too many open statements; not tracing new ones in OpenTelemetry');
     }
     this.full = !room;
     return room;
@@ -214,11 +210,7 @@ export default class OpenTelemetryBridge {
     try {
       handle();
     } catch (error) {
-      debug(this.context, `telemetry: OpenTelemetry ${eventName} failed: ${(error as Error)?.name}`);
+      debugLog(this.context, `telemetry: OpenTelemetry ${eventName} failed: ${(error as Error)?.name}`);
     }
   }
-}
-
-function debug(context: ITelemetryContext, message: string): void {
-  debugLog(context, message);
 }

@@ -64,7 +64,8 @@ function oneOf(values: ReadonlySet<string>): (value: unknown) => string | undefi
   return (value) => (typeof value === 'string' && values.has(value) ? value : undefined);
 }
 
-function guid(value: unknown): string | undefined {
+/** A GUID-shaped id, or undefined: hex digits and dashes only (also the OpenTelemetry bridge's check). */
+export function guid(value: unknown): string | undefined {
   return typeof value === 'string' && GUID_LIKE.test(value) ? value : undefined;
 }
 
