@@ -1,3 +1,4 @@
+import type { Agent } from 'http';
 import https from 'https';
 import tls from 'tls';
 import ITelemetryContext from './contracts/ITelemetryContext';
@@ -22,31 +23,41 @@ export interface HttpRequest {
 /** A hostile or broken server cannot make us buffer more than this. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** Per agent: the TLS context its options make, or null where it cannot be made from them. */
-const secureContexts = new WeakMap<object, tls.SecureContext | null>();
+/** Per connection agent: the agent uploads use instead, or null where they use the connection's. */
+const uploadAgents = new WeakMap<object, https.Agent | null>();
 
 /**
- * The TLS context an `https.Agent` would build for every new socket, built once. An upload
- * often needs a socket of its own (the driver's request holds the one in use, or the server has
- * closed an idle one), and with a custom CA a fresh context costs milliseconds of CPU (Node
- * re-adds every root certificate). Proxy and other agents build their sockets their own way:
- * left alone.
+ * Telemetry requests go through an agent of their own, made once per connection agent from its
+ * TLS settings (CA, client certificate, verification), because two costs of the driver's agent
+ * land on every upload: with a custom CA the driver passes every root certificate plus its own as
+ * `ca`, which an agent turns into a string of hundreds of kilobytes three times per request to
+ * name its socket pool, and each new socket builds its TLS context again (Node re-adds every root
+ * certificate). Here the context is built once and the pool name stays short. Proxy and plain
+ * HTTP agents build their sockets their own way: used as they are.
  */
-function secureContextOf(agent: unknown): tls.SecureContext | undefined {
+function uploadAgentOf(agent: unknown): Agent | undefined {
   if (!(agent instanceof https.Agent)) {
-    return undefined;
+    return agent as Agent | undefined;
   }
-  let context = secureContexts.get(agent);
-  if (context === undefined) {
+  let upload = uploadAgents.get(agent);
+  if (upload === undefined) {
+    const options = (agent as https.Agent & { options: https.AgentOptions }).options;
     try {
-      context = tls.createSecureContext((agent as https.Agent & { options: tls.SecureContextOptions }).options);
+      const uploadOptions: https.AgentOptions = { keepAlive: true, secureContext: tls.createSecureContext(options) };
+      // Only what the connection set: an explicit undefined would override tls.connect's defaults.
+      for (const key of ['timeout', 'rejectUnauthorized', 'checkServerIdentity', 'servername'] as const) {
+        if (options[key] !== undefined) {
+          Object.assign(uploadOptions, { [key]: options[key] });
+        }
+      }
+      upload = new https.Agent(uploadOptions);
     } catch {
       // Options the agent itself would fail on: let it, as the driver's own requests do.
-      context = null;
+      upload = null;
     }
-    secureContexts.set(agent, context);
+    uploadAgents.set(agent, upload);
   }
-  return context ?? undefined;
+  return upload ?? (agent as Agent);
 }
 
 /** A timeout or abort as a plain error (`TimeoutError`, `AbortError`): the classifier sees only a name. */
@@ -57,7 +68,7 @@ export function namedError(name: string, message: string): Error {
 }
 
 /**
- * One HTTPS request through the connection's own agent (TLS settings, proxy). The timeout covers
+ * One HTTPS request with the connection's TLS settings and proxy (see uploadAgentOf). The timeout covers
  * the whole exchange, body included, so a slow-drip server cannot hold it longer; the socket is
  * unref'ed while in flight, so a pending telemetry request never keeps the process alive (the
  * agent refs it again when it is reused). Rejects on network errors, timeouts (`TimeoutError`)
@@ -73,11 +84,7 @@ export default async function httpRequest(context: ITelemetryContext, request: H
       reject(namedError('AbortError', 'telemetry request aborted'));
       return;
     }
-    const options: https.RequestOptions & tls.ConnectionOptions = { method: request.method, headers: request.headers, agent };
-    const secureContext = secureContextOf(agent);
-    if (secureContext) {
-      options.secureContext = secureContext;
-    }
+    const options: https.RequestOptions = { method: request.method, headers: request.headers, agent: uploadAgentOf(agent) };
     // A timer and one listener, both removed when the request settles. AbortSignal.any() would
     // tie every request to the caller's long-lived shutdown signal for good (nodejs/node#54614).
     let settled = false;

@@ -28,7 +28,7 @@ describe('httpRequest', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  it('sends method, headers and body through the connection agent and returns status, headers and body', async () => {
+  it("sends method, headers and body with the connection agent's TLS settings and returns status, headers and body", async () => {
     let received: { method?: string; auth?: string; body: string } = { body: '' };
     handler = (req, res) => {
       let body = '';
@@ -169,6 +169,28 @@ describe('httpRequest', () => {
         expect(response.status).to.equal(200);
       }
       expect(contexts.callCount, 'TLS contexts built for 3 new sockets').to.equal(1);
+      agent.destroy();
+    });
+
+    it("keeps uploads out of the connection agent's pool, on one kept-alive socket of their own", async () => {
+      handler = (_req, res) => res.end('{}');
+      // As the driver builds it with a custom CA: every root certificate plus its own.
+      const agent = new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, certificate.cert] });
+      const getName = sinon.spy(agent, 'getName');
+      const sockets = new Set<unknown>();
+      const onConnection = (socket: unknown) => sockets.add(socket);
+      server.on('secureConnection', onConnection);
+      try {
+        for (let i = 0; i < 3; i += 1) {
+          const response = await httpRequest(new ClientContextStub({}, agent), { method: 'POST', url: `${baseUrl}/telemetry-ext`, headers: {}, body: '{}', timeoutMs: 5000 });
+          expect(response.status).to.equal(200);
+        }
+      } finally {
+        server.off('secureConnection', onConnection);
+      }
+      expect(sockets.size, 'TLS connections for 3 sequential uploads').to.equal(1);
+      expect(getName.callCount, "the connection agent naming its pool (a string holding every CA)").to.equal(0);
+      expect(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length).to.equal(0);
       agent.destroy();
     });
 
