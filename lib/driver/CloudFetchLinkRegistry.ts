@@ -36,6 +36,9 @@ export default class CloudFetchLinkRegistry {
   }
 
   forget(statementId: string): void {
+    if (this.links.size === 0) {
+      return;
+    }
     for (const [key, link] of this.links) {
       if (link.statementId === statementId) {
         this.links.delete(key);

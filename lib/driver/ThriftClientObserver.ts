@@ -39,6 +39,11 @@ export default class ThriftClientObserver {
 
   private readonly proxies = new WeakMap<object, object>();
 
+  /** The last session handle GUID seen and its text: a connection's statements mostly share one. */
+  private lastSessionGuid?: unknown;
+
+  private lastSessionId?: string;
+
   public readonly links: CloudFetchLinkRegistry;
 
   constructor(
@@ -201,7 +206,7 @@ export default class ThriftClientObserver {
     startedAt: number,
     now: number,
   ): void {
-    const sessionId = guidToUuid(request?.sessionHandle?.sessionId?.guid);
+    const sessionId = this.sessionIdOf(request?.sessionHandle?.sessionId?.guid);
     const statementId = guidToUuid(response.operationHandle?.operationId?.guid);
     if (!statementId || !sessionId) {
       if (isErrorStatus(response.status)) {
@@ -218,6 +223,11 @@ export default class ThriftClientObserver {
       chunksPresent: 0,
       retryCount: 0,
       settled: false,
+      // Every field from the start: one object shape for all observations.
+      executionResult: undefined,
+      isCompressed: undefined,
+      readyAt: undefined,
+      lastResultAt: undefined,
     };
     this.operations.set(statementId, observation);
     this.emitter.emitStatementStart({
@@ -243,6 +253,15 @@ export default class ThriftClientObserver {
         this.applyResults(observation, direct.resultSet.results, now);
       }
     }
+  }
+
+  /** The session id for a handle GUID; the driver passes the same GUID object for every call of a session. */
+  private sessionIdOf(guid: unknown): string | undefined {
+    if (guid !== this.lastSessionGuid || guid === undefined) {
+      this.lastSessionId = guidToUuid(guid);
+      this.lastSessionGuid = guid;
+    }
+    return this.lastSessionId;
   }
 
   private observeFailure(request: ThriftStruct, error: unknown): void {

@@ -31,7 +31,9 @@ export interface SessionObserverSink {
 /**
  * Wraps, on the instance, the session methods whose timing and outcome only the caller sees:
  * when the application asked for a statement, when it closed it, what its fetches threw. Each
- * wrapper returns or throws exactly what the driver did.
+ * wrapper settles exactly as the driver's call did, with the same value or error. The wrappers
+ * chain on the driver's promise instead of being async functions: they run once or more per
+ * statement, and an async frame per call costs more than everything they observe.
  */
 export function observeSession(session: IDBSQLSession, sink: SessionObserverSink): IDBSQLSession {
   const target = session as unknown as Record<string, AnyMethod>;
@@ -40,26 +42,21 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
     if (typeof original !== 'function') {
       continue;
     }
-    target[name] = async function observedOperationStart(this: unknown, ...args: unknown[]) {
+    target[name] = function observedOperationStart(this: unknown, ...args: unknown[]) {
       const calledAt = Date.now();
-      const operation = (await original.apply(this, args)) as IOperation;
-      try {
-        sink.observer.setStartTime(operation.id, calledAt);
-        observeOperation(operation, sink);
-      } catch {
-        // An odd operation object stays unobserved; the caller still gets it unchanged.
-      }
-      return operation;
+      return call(original, this, args).then((operation) => {
+        quietly(() => {
+          sink.observer.setStartTime((operation as IOperation).id, calledAt);
+          observeOperation(operation as IOperation, sink);
+        });
+        return operation;
+      });
     };
   }
   const close = target.close;
   if (typeof close === 'function') {
-    target.close = async function observedSessionClose(this: unknown, ...args: unknown[]) {
-      try {
-        return await close.apply(this, args);
-      } finally {
-        quietly(() => sink.sessionClosed(session.id));
-      }
+    target.close = function observedSessionClose(this: unknown, ...args: unknown[]) {
+      return settled(call(close, this, args), () => sink.sessionClosed(session.id));
     };
   }
   return session;
@@ -68,31 +65,49 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
 function observeOperation(operation: IOperation, sink: SessionObserverSink): void {
   const target = operation as unknown as Record<string, AnyMethod>;
   const statementId = operation.id;
+  const complete = () => sink.observer.completeStatement(statementId, Date.now());
+  const failed = (error: unknown) =>
+    sink.emitter.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
   for (const name of ['close', 'cancel']) {
     const original = target[name];
     if (typeof original === 'function') {
-      target[name] = async function observedOperationEnd(this: unknown, ...args: unknown[]) {
-        try {
-          return await original.apply(this, args);
-        } finally {
-          quietly(() => sink.observer.completeStatement(statementId, Date.now()));
-        }
+      target[name] = function observedOperationEnd(this: unknown, ...args: unknown[]) {
+        return settled(call(original, this, args), complete);
       };
     }
   }
   for (const name of ['fetchChunk', 'fetchAll']) {
     const original = target[name];
     if (typeof original === 'function') {
-      target[name] = async function observedFetch(this: unknown, ...args: unknown[]) {
-        try {
-          return await original.apply(this, args);
-        } catch (error) {
-          quietly(() =>
-            sink.emitter.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true }),
-          );
+      target[name] = function observedFetch(this: unknown, ...args: unknown[]) {
+        return call(original, this, args).then(undefined, (error: unknown) => {
+          quietly(() => failed(error));
           throw error;
-        }
+        });
       };
     }
   }
+}
+
+/** The method's result as a promise; a synchronous throw becomes a rejection, as from an async method. */
+function call(method: AnyMethod, self: unknown, args: unknown[]): Promise<unknown> {
+  try {
+    return Promise.resolve(method.apply(self, args));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Settles as `promise` does, after running `observe` quietly either way. */
+function settled(promise: Promise<unknown>, observe: () => void): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      quietly(observe);
+      return value;
+    },
+    (error: unknown) => {
+      quietly(observe);
+      throw error;
+    },
+  );
 }

@@ -404,15 +404,33 @@ export default class MetricsAggregator {
   }
 }
 
+/** Every field from the start: one object shape for all statements, whatever events they get. */
 function newStatement(statementId: string, timestamp: number): PendingStatement {
   return {
     statementId,
+    sessionId: undefined,
+    statementType: undefined,
+    operationType: undefined,
     startTime: timestamp,
     lastEventTime: timestamp,
+    latencyMs: undefined,
+    executionResult: undefined,
+    isCompressed: undefined,
+    pollCount: undefined,
+    pollLatencyMs: undefined,
+    retryCount: undefined,
+    resultReadyLatencyMs: undefined,
+    resultConsumptionLatencyMs: undefined,
+    chunksPresent: undefined,
     chunksIterated: 0,
+    chunkInitialLatencyMs: undefined,
+    chunkSlowestLatencyMs: undefined,
     chunkSumLatencyMs: 0,
     bytesDownloaded: 0,
+    errorName: undefined,
+    errorChunkIndex: undefined,
     done: false,
+    unauthenticated: undefined,
   };
 }
 
