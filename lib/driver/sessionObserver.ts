@@ -45,10 +45,7 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
     target[name] = function observedOperationStart(this: unknown, ...args: unknown[]) {
       const calledAt = Date.now();
       return call(original, this, args).then((operation) => {
-        quietly(() => {
-          sink.observer.setStartTime((operation as IOperation).id, calledAt);
-          observeOperation(operation as IOperation, sink);
-        });
+        quietly(() => observeOperation(operation as IOperation, sink, calledAt));
         return operation;
       });
     };
@@ -62,9 +59,11 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
   return session;
 }
 
-function observeOperation(operation: IOperation, sink: SessionObserverSink): void {
+function observeOperation(operation: IOperation, sink: SessionObserverSink, calledAt: number): void {
   const target = operation as unknown as Record<string, AnyMethod>;
+  // Read once: the driver's getter formats the GUID again on every read.
   const statementId = operation.id;
+  sink.observer.setStartTime(statementId, calledAt);
   const complete = () => sink.observer.completeStatement(statementId, Date.now());
   const failed = (error: unknown) =>
     sink.emitter.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import ITelemetryContext from './contracts/ITelemetryContext';
-import TelemetryEventEmitter from './TelemetryEventEmitter';
+import TelemetryEventEmitter, { TelemetryEventListener } from './TelemetryEventEmitter';
 import {
   CloudFetchChunkEvent,
   ConnectionOpenEvent,
@@ -52,7 +52,7 @@ export default class MetricsAggregator {
 
   private readonly statements = new Map<string, PendingStatement>();
 
-  private readonly subscriptions: Array<[TelemetryEventType, Parameters<TelemetryEventEmitter['on']>[1]]>;
+  private readonly subscriptions: Array<[TelemetryEventType, TelemetryEventListener]>;
 
   private workspaceId?: string;
 

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'events';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import {
   CloudFetchChunkEvent,
@@ -14,14 +13,63 @@ import debugLog from './debugLog';
 /** What the adapter passes: the event without its type, the timestamp defaulting to now. */
 export type EventFields<E extends TelemetryEvent> = Omit<E, 'eventType' | 'timestamp'> & { timestamp?: number };
 
+/** A subscriber to one event type; it receives that type's event. */
+// `never`: a listener for one event type fits, whichever type it is.
+export type TelemetryEventListener = (event: never) => void;
+
 /**
  * Typed telemetry events, one event name per `TelemetryEventType`. Called on the driver's hot
  * path, so every method is a no-op when telemetry is off or nobody listens, and nothing it does
- * (bad input, a throwing listener, a throwing logger) ever reaches the driver.
+ * (bad input, a throwing listener, a throwing logger) ever reaches the driver. Subscribing works
+ * as on Node's EventEmitter (`on`, `off`, `listenerCount`, `emit`); delivery calls the type's
+ * listeners directly.
  */
-export default class TelemetryEventEmitter extends EventEmitter {
-  constructor(private readonly context: ITelemetryContext) {
-    super();
+export default class TelemetryEventEmitter {
+  /** Replaced, never changed in place: a listener that subscribes or leaves during delivery waits for the next event. */
+  private readonly listeners = new Map<string, readonly TelemetryEventListener[]>();
+
+  constructor(private readonly context: ITelemetryContext) {}
+
+  on<K extends TelemetryEventType>(eventType: K, listener: (event: Extract<TelemetryEvent, { eventType: K }>) => void): this;
+
+  on(eventType: string, listener: (event: TelemetryEvent) => void): this;
+
+  on(eventType: string, listener: TelemetryEventListener): this;
+
+  on(eventType: string, listener: TelemetryEventListener): this {
+    this.listeners.set(eventType, [...(this.listeners.get(eventType) ?? []), listener]);
+    return this;
+  }
+
+  /** Removes one subscription of `listener`, the most recent, as EventEmitter does. */
+  off(eventType: string, listener: TelemetryEventListener): this {
+    const current = this.listeners.get(eventType) ?? [];
+    const index = current.lastIndexOf(listener);
+    if (index >= 0) {
+      const remaining = current.filter((_, i) => i !== index);
+      if (remaining.length > 0) {
+        this.listeners.set(eventType, remaining);
+      } else {
+        this.listeners.delete(eventType);
+      }
+    }
+    return this;
+  }
+
+  listenerCount(eventType: string): number {
+    return this.listeners.get(eventType)?.length ?? 0;
+  }
+
+  /** Delivers `event` as it is to the type's listeners; a throwing listener throws here. */
+  emit(eventType: string, event: unknown): boolean {
+    const listeners = this.listeners.get(eventType);
+    if (listeners === undefined) {
+      return false;
+    }
+    for (const listener of listeners) {
+      (listener as (event: unknown) => void)(event);
+    }
+    return true;
   }
 
   emitConnectionOpen(fields: EventFields<ConnectionOpenEvent>): void {
@@ -50,9 +98,9 @@ export default class TelemetryEventEmitter extends EventEmitter {
     build: (fields: F, timestamp: number) => TelemetryEvent,
   ): void {
     try {
-      // Checking listeners first skips building the event, and keeps Node's special 'error'
-      // event (TelemetryEventType.ERROR) from throwing when nobody subscribed.
-      if (this.listenerCount(eventType) === 0 || !this.context.getTelemetryConfig().enabled) {
+      // Checking listeners first skips building an event nobody would receive.
+      const listeners = this.listeners.get(eventType);
+      if (listeners === undefined || !this.context.getTelemetryConfig().enabled) {
         return;
       }
       if (typeof fields !== 'object' || fields === null) {
@@ -60,7 +108,10 @@ export default class TelemetryEventEmitter extends EventEmitter {
         return;
       }
       const { timestamp } = fields;
-      this.emit(eventType, build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()));
+      const event = build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now());
+      for (const listener of listeners) {
+        (listener as (event: TelemetryEvent) => void)(event);
+      }
     } catch (caught) {
       this.log(`telemetry: ${eventType} event failed`, caught);
     }

@@ -175,6 +175,58 @@ describe('TelemetryEventEmitter', () => {
     expect(received).to.have.length(1);
   });
 
+  describe('subscriptions', () => {
+    const start = () =>
+      emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+
+    it('should stop delivering to a listener once it is off, keeping the others', () => {
+      const calls: string[] = [];
+      const first = () => calls.push('first');
+      const second = () => calls.push('second');
+      emitter.on('statement.start', first).on('statement.start', second);
+      start();
+      emitter.off('statement.start', first);
+      start();
+      expect(calls).to.deep.equal(['first', 'second', 'second']);
+      expect(emitter.listenerCount('statement.start')).to.equal(2); // `second` and the beforeEach listener
+    });
+
+    it('should remove one subscription per off, as EventEmitter does', () => {
+      const calls: number[] = [];
+      const listener = () => calls.push(1);
+      emitter.on('error', listener).on('error', listener);
+      emitter.off('error', listener);
+      emitter.emitError({ errorName: 'E', isTerminal: true });
+      expect(calls).to.have.length(1);
+      emitter.off('error', listener).off('error', listener);
+      expect(emitter.listenerCount('error')).to.equal(1);
+    });
+
+    it('should finish delivering an event to every listener when one leaves during it', () => {
+      const calls: string[] = [];
+      const leaving = () => {
+        calls.push('leaving');
+        emitter.off('statement.start', leaving);
+      };
+      emitter.on('statement.start', leaving).on('statement.start', () => calls.push('staying'));
+      start();
+      start();
+      expect(calls).to.deep.equal(['leaving', 'staying', 'staying']);
+    });
+
+    it('should build no event when nobody listens to its type', () => {
+      const fresh = new TelemetryEventEmitter(context);
+      const fields = {
+        get statementId(): string {
+          throw new Error('read');
+        },
+      };
+      fresh.emitStatementStart(fields as never);
+      expect(context.logger.lines).to.deep.equal([]);
+      expect(fresh.emit('statement.start', {})).to.equal(false);
+    });
+  });
+
   describe('exception swallowing', () => {
     it('should swallow all exceptions from a throwing listener and log at debug only', () => {
       emitter.on('statement.start', () => {
