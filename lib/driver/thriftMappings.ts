@@ -1,5 +1,6 @@
 import { thrift } from '@databricks/sql';
 import { ExecutionResultFormat, OperationType } from '../telemetry/types';
+import { uuidText } from '../telemetry/uuidText';
 
 const { TSparkRowSetType, TOperationState, TStatusCode } = thrift.TCLIService_types;
 
@@ -42,8 +43,6 @@ export const OPERATION_STATE = {
   TIMEDOUT: TOperationState.TIMEDOUT_STATE,
 } as const;
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
 /**
  * Canonical UUID text of a Thrift handle GUID: the same string as the driver's public
  * `session.id` / `operation.id`. Returns undefined for anything that is not 16 bytes.
@@ -52,12 +51,5 @@ export function guidToUuid(guid: unknown): string | undefined {
   if (!(guid instanceof Uint8Array) || guid.length !== 16) {
     return undefined;
   }
-  let text = '';
-  for (let i = 0; i < 16; i += 1) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) {
-      text += '-';
-    }
-    text += HEX[guid[i]];
-  }
-  return text;
+  return uuidText(guid);
 }

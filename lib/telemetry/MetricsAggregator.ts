@@ -1,4 +1,3 @@
-import { randomUUID } from 'crypto';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import TelemetryEventEmitter, { TelemetryEventListener } from './TelemetryEventEmitter';
 import {
@@ -13,6 +12,7 @@ import {
   TelemetryLog,
 } from './types';
 import debugLog, { readTelemetryConfig } from './debugLog';
+import { randomUuid } from './uuidText';
 
 export interface TelemetryLogSink {
   enqueue(log: TelemetryLog): void;
@@ -147,7 +147,7 @@ export default class MetricsAggregator {
       this.workspaceId = event.workspaceId;
       this.enqueue({
         kind: 'connection',
-        eventId: randomUUID(),
+        eventId: randomUuid(),
         timestamp: event.timestamp,
         workspaceId: event.workspaceId,
         sessionId: event.sessionId,
@@ -242,7 +242,7 @@ export default class MetricsAggregator {
       if (event.statementId === undefined || event.statementId === null) {
         this.enqueue({
           kind: 'error',
-          eventId: randomUUID(),
+          eventId: randomUuid(),
           timestamp: event.timestamp,
           workspaceId: this.workspaceId,
           sessionId: event.sessionId,
@@ -324,7 +324,7 @@ export default class MetricsAggregator {
   private report(statement: PendingStatement, timestamp: number): void {
     this.enqueue({
       kind: 'statement',
-      eventId: randomUUID(),
+      eventId: randomUuid(),
       timestamp: typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now(),
       workspaceId: this.workspaceId,
       sessionId: statement.sessionId,
