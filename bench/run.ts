@@ -12,6 +12,7 @@ import { cpus } from 'os';
 import { join } from 'path';
 import type { ConnectResult } from './children/connectWorker';
 import type { ExitChildSpec } from './children/exitChild';
+import type { PairedResult, PairedSpec } from './children/pairedOnOff';
 import type { ProfileShare } from './children/profileOn';
 import type { OutageResult } from './children/outage';
 import { runHotPath } from './hotPath';
@@ -231,12 +232,38 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
       }
       results.onVsOff = perFormat;
       const ratioByFormat = Object.fromEntries(Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]));
+      await pairedStatements(emulator);
       await profileShares(emulator, ratioByFormat);
     } finally {
       await on.stop();
     }
   } finally {
     await Promise.all([off.stop(), plain.stop()]);
+  }
+}
+
+/** The tight figure: on and off statements paired one by one in one process (see pairedOnOff.ts). */
+async function pairedStatements(emulator: EmulatorProcess): Promise<void> {
+  progress('overhead: statements paired one by one, telemetry on and off in one process');
+  const spec: PairedSpec = {
+    endpoint: emulator.endpoint,
+    warmup: QUICK ? 50 : 1000,
+    formats: {
+      columns: [SQL.columns, QUICK ? 200 : 3000],
+      arrow: [SQL.arrow, QUICK ? 200 : 3000],
+      cloudfetch: [SQL.cloudfetch, QUICK ? 60 : 800],
+    },
+  };
+  const paired = await runJsonChild<PairedResult[]>('pairedOnOff.ts', [JSON.stringify(spec)], []);
+  results.pairedStatements = paired;
+  for (const result of paired) {
+    record(
+      'Overhead',
+      `telemetry on - off per statement, one process, ${result.format} (median of ${result.pairs} pairs, ${result.clock} CPU)`,
+      '<= 1.005',
+      `+${result.medianDiffMicros.toFixed(1)} ± ${result.diffSeMicros.toFixed(1)} µs of ${result.medianOffMicros.toFixed(0)} µs: ${result.ratio.toFixed(4)}`,
+      result.ratio <= 1.005,
+    );
   }
 }
 
