@@ -46,6 +46,11 @@ interface FetchResult {
 export default class FeatureFlagCache {
   private readonly hosts = new Map<string, HostEntry>();
 
+  /** The last target read and its key: `getState` runs for every log, mostly for one target. */
+  private lastTarget?: TelemetryTarget;
+
+  private lastKey = '';
+
   /** Registers one user of the host's flag and starts a fetch when there is no fresh value. */
   acquire(context: ITelemetryContext, target: TelemetryTarget): void {
     try {
@@ -116,7 +121,11 @@ export default class FeatureFlagCache {
 
   /** The host's entry, with a background refresh started if its value has expired. */
   private currentEntry(target: TelemetryTarget): HostEntry | undefined {
-    const key = hostKey(target);
+    if (target !== this.lastTarget) {
+      this.lastKey = hostKey(target);
+      this.lastTarget = target;
+    }
+    const key = this.lastKey;
     const entry = this.hosts.get(key);
     if (entry) {
       this.refreshIfStale(key, entry);
