@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage } from 'http';
-import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
+import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 import OperationObservation from './OperationObservation';
 import quietly from './quietly';
 
@@ -21,7 +21,7 @@ export default class CloudFetchLinkRegistry {
   private readonly links = new Map<string, AnnouncedLink>();
 
   constructor(
-    private readonly emitter: TelemetryEventEmitter,
+    private readonly events: TelemetryEventSink,
     private readonly observationOf: (statementId: string) => OperationObservation | undefined,
   ) {}
 
@@ -89,7 +89,7 @@ export default class CloudFetchLinkRegistry {
     if (observation) {
       observation.lastResultAt = now;
     }
-    this.emitter.emitCloudFetchChunk({
+    this.events.emitCloudFetchChunk({
       statementId: link.statementId,
       chunkIndex: link.chunkIndex,
       timestamp: now,
@@ -101,7 +101,7 @@ export default class CloudFetchLinkRegistry {
 
   private downloadFailed(link: AnnouncedLink, errorName: string): void {
     // The driver retries downloads itself; whether the statement failed is reported when it ends.
-    this.emitter.emitError({ statementId: link.statementId, chunkIndex: link.chunkIndex, errorName, isTerminal: false });
+    this.events.emitError({ statementId: link.statementId, chunkIndex: link.chunkIndex, errorName, isTerminal: false });
   }
 }
 

@@ -13,6 +13,7 @@ import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
 import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
 import { ConnectionParameters, TelemetryConfiguration, TelemetryLog } from '../telemetry/types';
 import { watchAgent, unwatchAgent } from './httpDiagnostics';
+import DeferredEvents from './DeferredEvents';
 import { getAuthType, getDriverConfiguration } from './connectionFacts';
 import { observeSession, SessionObserverSink } from './sessionObserver';
 import ThriftClientObserver from './ThriftClientObserver';
@@ -38,12 +39,16 @@ export interface TelemetryConnectionOptions {
 
 /**
  * One connection's telemetry: the observers that watch the driver, the emitter and aggregator
- * they feed, and a reference on the shared per-host-and-credential client. The shared client is
- * acquired on the first finished log, never in `connect()`, so connecting makes no telemetry or
- * feature-flag request (and never starts an OAuth sign-in early).
+ * they feed (through DeferredEvents, in batches), and a reference on the shared
+ * per-host-and-credential client. The shared client is acquired when the first session opens (or
+ * fails to), never in `connect()`, so connecting makes no telemetry or feature-flag request (and
+ * never starts an OAuth sign-in early).
  */
 export default class TelemetryConnection implements ITelemetryContext, SessionObserverSink, ExitFlushable {
-  public readonly emitter: TelemetryEventEmitter;
+  private readonly emitter: TelemetryEventEmitter;
+
+  /** What the adapter emits into: events reach the emitter in batches. */
+  public readonly events: DeferredEvents;
 
   public readonly observer: ThriftClientObserver;
 
@@ -64,7 +69,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   constructor(private readonly options: TelemetryConnectionOptions) {
     this.emitter = new TelemetryEventEmitter(this);
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
-    this.observer = new ThriftClientObserver(this.emitter, options.logger);
+    this.events = new DeferredEvents(this.emitter);
+    this.observer = new ThriftClientObserver(this.events, options.logger);
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),
     });
@@ -97,19 +103,26 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     if (this.released) {
       return;
     }
-    this.client ??= this.options.provider.getOrCreateClient(this, this.options.target);
+    this.acquireClient();
     this.client?.enqueue(log);
     this.enqueuedSinceExitFlush = true;
   }
 
+  private acquireClient(): void {
+    if (!this.released) {
+      this.client ??= this.options.provider.getOrCreateClient(this, this.options.target);
+    }
+  }
+
   hasExitWork(): boolean {
-    return !this.released && (this.enqueuedSinceExitFlush || this.observer.hasOpenOperations());
+    return !this.released && (this.enqueuedSinceExitFlush || this.events.hasHeld() || this.observer.hasOpenOperations());
   }
 
   async flushAtExit(): Promise<void> {
     try {
       // The process is ending: statements the application never closed end here.
       this.observer.completeAll(Date.now());
+      this.events.deliver();
       this.enqueuedSinceExitFlush = false;
       await this.client?.flush();
     } catch (error) {
@@ -123,7 +136,10 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   sessionOpened(session: IDBSQLSession, calledAt: number): IDBSQLSession {
     const now = Date.now();
-    this.emitter.emitConnectionOpen({
+    // Not left to the first delivered log: the feature-flag fetch starts now, so it has answered
+    // by the time a batch of events arrives (or the process exits).
+    this.acquireClient();
+    this.events.emitConnectionOpen({
       sessionId: session.id,
       timestamp: now,
       latencyMs: now - calledAt,
@@ -137,12 +153,15 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   /** A failed session open is reported without credentials or ids: the credentials may be what failed. */
   sessionOpenFailed(error: unknown): void {
-    this.emitter.emitError({ errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true, unauthenticated: true });
+    this.acquireClient();
+    this.events.emitError({ errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true, unauthenticated: true });
   }
 
   sessionClosed(sessionId: string): void {
     const now = Date.now();
     this.observer.completeSession(sessionId, now);
+    // The aggregator reports what the session left open: it must see the held events first.
+    this.events.deliver();
     this.aggregator.completeSession(sessionId);
   }
 
@@ -158,6 +177,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
         unwatchAgent(this.agent);
       }
       this.observer.completeAll(Date.now());
+      this.events.close();
       this.aggregator.close();
       this.released = true;
       if (this.client) {

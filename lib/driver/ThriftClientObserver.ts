@@ -1,6 +1,6 @@
 import { LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
-import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
+import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import OperationObservation from './OperationObservation';
 import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
@@ -47,10 +47,10 @@ export default class ThriftClientObserver {
   public readonly links: CloudFetchLinkRegistry;
 
   constructor(
-    private readonly emitter: TelemetryEventEmitter,
+    private readonly events: TelemetryEventSink,
     private readonly logger: IDBSQLLogger,
   ) {
-    this.links = new CloudFetchLinkRegistry(emitter, (statementId) => this.operations.get(statementId));
+    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId));
   }
 
   /** The same Proxy for the same Thrift client, so wrapping costs once per client. */
@@ -111,7 +111,7 @@ export default class ThriftClientObserver {
     this.operations.delete(statementId);
     this.links.forget(statementId);
     const { startTime, readyAt, lastResultAt, chunksPresent } = observation;
-    this.emitter.emitStatementComplete({
+    this.events.emitStatementComplete({
       statementId,
       sessionId: observation.sessionId,
       timestamp: endTime,
@@ -210,7 +210,7 @@ export default class ThriftClientObserver {
     const statementId = guidToUuid(response.operationHandle?.operationId?.guid);
     if (!statementId || !sessionId) {
       if (isErrorStatus(response.status)) {
-        this.emitter.emitError({ sessionId, errorName: sqlStateOr(response.status.sqlState, 'StatusError'), isTerminal: true });
+        this.events.emitError({ sessionId, errorName: sqlStateOr(response.status.sqlState, 'StatusError'), isTerminal: true });
       }
       return;
     }
@@ -230,7 +230,7 @@ export default class ThriftClientObserver {
       lastResultAt: undefined,
     };
     this.operations.set(statementId, observation);
-    this.emitter.emitStatementStart({
+    this.events.emitStatementStart({
       statementId,
       sessionId,
       timestamp: startedAt,
@@ -269,11 +269,11 @@ export default class ThriftClientObserver {
     const statementId = guidToUuid(request?.operationHandle?.operationId?.guid);
     const observation = statementId ? this.operations.get(statementId) : undefined;
     if (observation) {
-      this.emitter.emitError({ statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
+      this.events.emitError({ statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
       return;
     }
     // The driver has already retried what it retries: a failed RPC is final for the caller.
-    this.emitter.emitError({ sessionId: guidToUuid(request?.sessionHandle?.sessionId?.guid), errorName, isTerminal: true });
+    this.events.emitError({ sessionId: guidToUuid(request?.sessionHandle?.sessionId?.guid), errorName, isTerminal: true });
   }
 
   private applyOperationStatus(observation: OperationObservation, status: ThriftStruct, now: number): void {
@@ -317,7 +317,7 @@ export default class ThriftClientObserver {
 
   private emitStatementError(observation: OperationObservation, sqlState: unknown, fallback: string): void {
     observation.settled = true;
-    this.emitter.emitError({
+    this.events.emitError({
       statementId: observation.statementId,
       sessionId: observation.sessionId,
       errorName: sqlStateOr(sqlState, fallback),

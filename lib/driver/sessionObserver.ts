@@ -1,7 +1,7 @@
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IOperation from '@databricks/sql/dist/contracts/IOperation';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
-import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
+import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 import ThriftClientObserver from './ThriftClientObserver';
 import quietly from './quietly';
 
@@ -24,7 +24,7 @@ type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 /** What the session and operation wrappers report to. */
 export interface SessionObserverSink {
   readonly observer: ThriftClientObserver;
-  readonly emitter: TelemetryEventEmitter;
+  readonly events: TelemetryEventSink;
   sessionClosed(sessionId: string): void;
 }
 
@@ -66,7 +66,7 @@ function observeOperation(operation: IOperation, sink: SessionObserverSink, call
   sink.observer.setStartTime(statementId, calledAt);
   const complete = () => sink.observer.completeStatement(statementId, Date.now());
   const failed = (error: unknown) =>
-    sink.emitter.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
+    sink.events.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
   for (const name of ['close', 'cancel']) {
     const original = target[name];
     if (typeof original === 'function') {

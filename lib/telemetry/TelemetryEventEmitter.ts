@@ -13,6 +13,12 @@ import debugLog from './debugLog';
 /** What the adapter passes: the event without its type, the timestamp defaulting to now. */
 export type EventFields<E extends TelemetryEvent> = Omit<E, 'eventType' | 'timestamp'> & { timestamp?: number };
 
+/** What a producer of events (the driver adapter) calls. */
+export type TelemetryEventSink = Pick<
+  TelemetryEventEmitter,
+  'emitConnectionOpen' | 'emitStatementStart' | 'emitStatementComplete' | 'emitCloudFetchChunk' | 'emitError'
+>;
+
 /** A subscriber to one event type; it receives that type's event. */
 // `never`: a listener for one event type fits, whichever type it is.
 export type TelemetryEventListener = (event: never) => void;

@@ -177,7 +177,7 @@ describe('sessionObserver', () => {
     closedSessions = [];
     sink = {
       observer,
-      emitter,
+      events: emitter,
       sessionClosed: (sessionId: string) => {
         closedSessions.push(sessionId);
         observer.completeSession(sessionId, Date.now());
