@@ -20,9 +20,13 @@ const MAX_LINKS = 50000;
 export default class CloudFetchLinkRegistry {
   private readonly links = new Map<string, AnnouncedLink>();
 
+  private announced = false;
+
+  /** `onFirstLink`: called once, when the server announces the connection's first link. */
   constructor(
     private readonly events: TelemetryEventSink,
     private readonly observationOf: (statementId: string) => OperationObservation | undefined,
+    private readonly onFirstLink: () => void = () => undefined,
   ) {}
 
   register(fileLink: unknown, statementId: string, chunkIndex: number): void {
@@ -32,6 +36,10 @@ export default class CloudFetchLinkRegistry {
     const key = linkKey(fileLink);
     if (key) {
       this.links.set(key, { statementId, chunkIndex, attempts: 0 });
+      if (!this.announced) {
+        this.announced = true;
+        this.onFirstLink();
+      }
     }
   }
 

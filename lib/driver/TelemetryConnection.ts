@@ -58,6 +58,9 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   private agent?: Agent;
 
+  /** The agent's requests are watched (from the first CloudFetch link on). */
+  private watching = false;
+
   private closed = false;
 
   /** Set once the shared client is released: later logs have nowhere to go. */
@@ -70,20 +73,31 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.emitter = new TelemetryEventEmitter(this);
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
-    this.observer = new ThriftClientObserver(this.events, options.logger);
+    this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads());
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),
     });
   }
 
-  /** Starts watching this connection's HTTP agent for CloudFetch downloads. */
+  /** Finds this connection's HTTP agent, to watch it for CloudFetch downloads once there are any. */
   async start(): Promise<void> {
     const agent = await this.options.connectionProvider.getAgent();
     if (agent && !this.closed) {
       this.agent = agent;
-      watchAgent(agent, (request) => this.observer.links.observeRequest(request));
     }
     trackForExit(this);
+  }
+
+  /**
+   * Subscribes to the agent's requests when the server announces the first CloudFetch link, before
+   * the driver downloads it. A connection that never gets a link pays nothing per request: with a
+   * subscriber, Node publishes every request of the process on the channel.
+   */
+  private watchDownloads(): void {
+    if (this.agent && !this.closed && !this.watching) {
+      this.watching = true;
+      watchAgent(this.agent, (request) => this.observer.links.observeRequest(request));
+    }
   }
 
   getLogger(): IDBSQLLogger {
@@ -173,7 +187,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.closed = true;
     untrackForExit(this);
     try {
-      if (this.agent) {
+      if (this.agent && this.watching) {
         unwatchAgent(this.agent);
       }
       this.observer.completeAll(Date.now());

@@ -46,11 +46,13 @@ export default class ThriftClientObserver {
 
   public readonly links: CloudFetchLinkRegistry;
 
+  /** `onFirstLink`: the server announced the connection's first CloudFetch link (see CloudFetchLinkRegistry). */
   constructor(
     private readonly events: TelemetryEventSink,
     private readonly logger: IDBSQLLogger,
+    onFirstLink?: () => void,
   ) {
-    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId));
+    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink);
   }
 
   /** The same Proxy for the same Thrift client, so wrapping costs once per client. */

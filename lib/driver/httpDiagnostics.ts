@@ -20,7 +20,8 @@ function onRequestStart(message: unknown): void {
 
 /**
  * Routes `http.client.request.start` events of one connection's agent to its listener. The
- * channel is subscribed only while some connection has telemetry on: disabled costs nothing.
+ * channel is subscribed only while some connection with telemetry on has had CloudFetch links:
+ * disabled, or without CloudFetch, costs nothing per request.
  */
 export function watchAgent(agent: Agent, listener: RequestListener): void {
   if (listeners.size === 0) {

@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'diagnostics_channel';
 import { expect } from 'chai';
 import { DBSQLClient } from '../../../lib';
 import { Emulator, startEmulator } from '../../../lib/emulator';
@@ -118,6 +119,21 @@ describe('client e2e: connection, statement and metadata events', () => {
     expect(log?.sql_operation?.result_latency?.result_set_ready_latency_millis).to.be.a('number');
     expect(log?.sql_operation?.result_latency?.result_set_consumption_latency_millis).to.be.a('number');
     await session.close();
+  });
+
+  it("watches the process's HTTP requests only from the first CloudFetch link on, and no longer once closed", async () => {
+    const watched = () => diagnosticsChannel.hasSubscribers('http.client.request.start');
+    expect(watched(), 'before connecting').to.equal(false);
+    const session = await openSession();
+    await runQuery(session, '/* emulator: format=arrow */ SELECT 1');
+    await runQuery(session, '/* emulator: format=columns */ SELECT 1');
+    expect(watched(), 'without CloudFetch').to.equal(false);
+    await runQuery(session, '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(20)');
+    expect(watched(), 'after the server announced links').to.equal(true);
+    await session.close();
+    await client?.close();
+    client = undefined;
+    expect(watched(), 'after close').to.equal(false);
   });
 
   it('reports only the chunks downloaded when the app stops early', async () => {

@@ -363,6 +363,19 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
     expect(events).to.deep.equal([]);
   });
 
+  it('tells its owner once, at the first link announced, so the owner watches requests only from then on', () => {
+    let told = 0;
+    const own = new CloudFetchLinkRegistry(emitter, () => undefined, () => (told += 1));
+    own.register('not a url', STATEMENT, 0);
+    own.register(undefined, STATEMENT, 0);
+    expect(told, 'no link yet').to.equal(0);
+    own.register(link('/chunk/1'), STATEMENT, 0);
+    own.register(link('/chunk/2'), STATEMENT, 1);
+    own.forget(STATEMENT);
+    own.register(link('/chunk/3'), OTHER_STATEMENT, 0);
+    expect(told).to.equal(1);
+  });
+
   it('holds at most 50000 links', async () => {
     for (let i = 0; i < 50000; i += 1) {
       registry.register(`http://127.0.0.1:${port}/bulk/${i}`, OTHER_STATEMENT, i);
