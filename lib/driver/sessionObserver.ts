@@ -32,8 +32,8 @@ export interface SessionObserverSink {
  * Wraps, on the instance, the session methods whose timing and outcome only the caller sees:
  * when the application asked for a statement, when it closed it, what its fetches threw. Each
  * wrapper settles exactly as the driver's call did, with the same value or error. The wrappers
- * chain on the driver's promise instead of being async functions: they run once or more per
- * statement, and an async frame per call costs more than everything they observe.
+ * chain on the driver's promise instead of being async functions, which would add a suspended
+ * frame and a promise to every call of every statement.
  */
 export function observeSession(session: IDBSQLSession, sink: SessionObserverSink): IDBSQLSession {
   const target = session as unknown as Record<string, AnyMethod>;
