@@ -21,7 +21,7 @@ import { EmulatorProcess, RequestCounts } from './support/emulatorProcess';
 import { ExitRun, runExitChild } from './support/exitRunner';
 import { progress } from './support/log';
 import { CHILDREN, ROOT, tsNodeArgs } from './support/paths';
-import { mad, max, median, round } from './support/stats';
+import { mad, max, median, medianSe, round } from './support/stats';
 import { QueryWorker } from './support/worker';
 import { DEFAULT_TELEMETRY_CONFIG } from '../lib/telemetry/types';
 
@@ -128,7 +128,7 @@ async function abPairs(label: string, a: QueryWorker, b: QueryWorker, sql: strin
     ratios: ratios.map((v) => round(v, 4)),
     medianRatio: median(ratios),
     ratioMad,
-    ratioSe: (1.2533 * ratioMad) / Math.sqrt(ratios.length),
+    ratioSe: medianSe(ratios),
     medianA: median(aValues),
     medianB: median(bValues),
     inSampleMedianRatio: median(inSampleA.map((v, i) => v / inSampleB[i])),

@@ -13,7 +13,7 @@ import { readFileSync } from 'fs';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
-import { mad, median } from '../support/stats';
+import { cpuNow, median, medianSe } from '../support/stats';
 
 export interface PairedSpec {
   endpoint: EmulatorEndpoint;
@@ -44,11 +44,6 @@ function mainThreadMicros(): number {
   return Number(readFileSync(SCHEDSTAT, 'latin1').split(' ')[0]) / 1000;
 }
 
-function processMicros(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
-
 function pickClock(): [PairedResult['clock'], () => number] {
   try {
     if (Number.isFinite(mainThreadMicros())) {
@@ -57,7 +52,7 @@ function pickClock(): [PairedResult['clock'], () => number] {
   } catch {
     // Not Linux: the whole process's CPU is noisier but means the same.
   }
-  return ['process', processMicros];
+  return ['process', cpuNow];
 }
 
 async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Promise<number> {
@@ -99,7 +94,7 @@ async function main(): Promise<void> {
       medianOnMicros: median(onMicros),
       medianOffMicros,
       medianDiffMicros,
-      diffSeMicros: (1.2533 * mad(diffs)) / Math.sqrt(pairs),
+      diffSeMicros: medianSe(diffs),
       ratio: 1 + medianDiffMicros / medianOffMicros,
     });
   }

@@ -9,6 +9,7 @@
 import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { ClientKind, connect, runQuery } from '../support/clients';
+import { cpuNow } from '../support/stats';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import type { TelemetryOptions } from '../../lib';
 
@@ -32,11 +33,6 @@ let session: IDBSQLSession | undefined;
 
 function reply(message: WorkerReply): void {
   process.send?.(message);
-}
-
-function cpuNow(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
 }
 
 async function handle(message: WorkerRequest): Promise<void> {

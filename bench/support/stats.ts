@@ -21,6 +21,17 @@ export function mad(values: readonly number[]): number {
   return 1.4826 * median(values.map((v) => Math.abs(v - m)));
 }
 
+/** Standard error of the median of `values`: 1.2533 * sigma / sqrt(n), sigma from the MAD. */
+export function medianSe(values: readonly number[]): number {
+  return (1.2533 * mad(values)) / Math.sqrt(values.length);
+}
+
+/** This process's cumulative CPU (user + system), in µs. */
+export function cpuNow(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 /** CPU microseconds (user + system) since `start`. */
 export function cpuMicros(start: NodeJS.CpuUsage): number {
   const delta = process.cpuUsage(start);
