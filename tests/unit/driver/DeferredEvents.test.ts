@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import DeferredEvents from '../../../lib/driver/DeferredEvents';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
-import { TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types';
+import { TelemetryEvent } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
+import { recordEvents } from '../.stubs/DriverThriftClientStub';
 
 const T0 = 1_700_000_000_000;
 
@@ -20,8 +21,7 @@ describe('DeferredEvents', () => {
     clock = sinon.useFakeTimers({ now: T0 });
     context = new ClientContextStub();
     const emitter = new TelemetryEventEmitter(context);
-    received = [];
-    Object.values(TelemetryEventType).forEach((type) => emitter.on(type, (event: TelemetryEvent) => received.push(event)));
+    received = recordEvents(emitter);
     events = new DeferredEvents(emitter);
   });
 
