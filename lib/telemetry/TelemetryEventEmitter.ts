@@ -72,9 +72,7 @@ export default class TelemetryEventEmitter {
     if (listeners === undefined) {
       return false;
     }
-    for (const listener of listeners) {
-      (listener as (event: unknown) => void)(event);
-    }
+    callEach(listeners, event);
     return true;
   }
 
@@ -114,10 +112,7 @@ export default class TelemetryEventEmitter {
         return;
       }
       const { timestamp } = fields;
-      const event = build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now());
-      for (const listener of listeners) {
-        (listener as (event: TelemetryEvent) => void)(event);
-      }
+      callEach(listeners, build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()));
     } catch (caught) {
       this.log(`telemetry: ${eventType} event failed`, caught);
     }
@@ -125,6 +120,12 @@ export default class TelemetryEventEmitter {
 
   private log(message: string, error?: unknown): void {
     debugLog(this.context, message, error);
+  }
+}
+
+function callEach(listeners: readonly TelemetryEventListener[], event: unknown): void {
+  for (const listener of listeners) {
+    (listener as (event: unknown) => void)(event);
   }
 }
 
