@@ -76,11 +76,18 @@ export default class DBSQLClient extends DriverDBSQLClient {
     }
   }
 
-  // Called for every RPC: no async wrapper of its own, and nothing added when telemetry is off.
+  /**
+   * Called for every RPC, so it returns the driver's own promise. Until the connection's Thrift
+   * client is observed, a reaction observes it in place; registered before the caller's `await`,
+   * it runs before the caller's RPC. The driver makes one Thrift client per connection.
+   */
   getClient(): Promise<IThriftClient> {
-    const { telemetry } = this;
     const client = super.getClient();
-    return telemetry ? client.then((thriftClient) => telemetry.observer.wrap(thriftClient)) : client;
+    const observer = this.telemetry?.observer;
+    if (observer && !observer.observesClient()) {
+      client.then((thriftClient) => observer.observeClient(thriftClient), ignoreFailure);
+    }
+    return client;
   }
 
   async close(): Promise<void> {
@@ -138,6 +145,9 @@ export default class DBSQLClient extends DriverDBSQLClient {
     return typeof self.getAuthProvider === 'function' ? self.getAuthProvider() : self.authProvider;
   }
 }
+
+/** The caller of `getClient()` gets the driver's failure itself. */
+function ignoreFailure(): void {}
 
 /** The connection's own authentication headers, fresh for each telemetry request. */
 async function authHeadersOf(authProvider: IAuthentication | undefined): Promise<Record<string, string>> {

@@ -21,15 +21,17 @@ type ThriftStruct = any;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 
-const OBSERVED_RPCS = new Set([
-  ...Object.keys(OPERATION_STARTING_RPCS),
-  'GetOperationStatus',
-  'GetResultSetMetadata',
-  'FetchResults',
-]);
+const OBSERVED_RPCS = [...Object.keys(OPERATION_STARTING_RPCS), 'GetOperationStatus', 'GetResultSetMetadata', 'FetchResults'];
+
+/** Marks an observed client; the slot says which observer its RPCs report to. */
+const OBSERVER = Symbol('dbsql-telemetry.observer');
+
+interface ObserverSlot {
+  observer: ThriftClientObserver;
+}
 
 /**
- * Watches every Thrift RPC of one connection through a Proxy over the driver's Thrift client:
+ * Watches the Thrift RPCs of one connection through methods set on the driver's Thrift client:
  * operation starts, polls, result format, compression, result links, server error states and
  * RPC failures. It only reads requests and responses and hands the caller exactly what the
  * driver would have seen, at the same moment.
@@ -37,7 +39,7 @@ const OBSERVED_RPCS = new Set([
 export default class ThriftClientObserver {
   private readonly operations = new Map<string, OperationObservation>();
 
-  private readonly proxies = new WeakMap<object, object>();
+  private clientObserved = false;
 
   /** The last session handle GUID seen and its text: a connection's statements mostly share one. */
   private lastSessionGuid?: unknown;
@@ -55,35 +57,37 @@ export default class ThriftClientObserver {
     this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink);
   }
 
-  /** The same Proxy for the same Thrift client, so wrapping costs once per client. */
-  wrap<T extends object>(client: T): T {
-    const cached = this.proxies.get(client);
-    if (cached) {
-      return cached as T;
+  /**
+   * Observes a Thrift client in place: its observed RPCs become own methods that call the
+   * original. Methods it does not observe are left as they are, so they cost nothing. A client
+   * observed before (the driver keeps one across `connect()` calls) reports to this observer from
+   * now on. Never throws.
+   */
+  observeClient(client: object): void {
+    try {
+      const rpcs = client as Record<string | symbol, unknown>;
+      const existing = rpcs[OBSERVER] as ObserverSlot | undefined;
+      if (existing) {
+        existing.observer = this;
+      } else {
+        const slot: ObserverSlot = { observer: this };
+        Object.defineProperty(client, OBSERVER, { value: slot });
+        for (const name of OBSERVED_RPCS) {
+          const original = rpcs[name];
+          if (typeof original === 'function') {
+            rpcs[name] = observedRpc(name, original as Rpc, slot);
+          }
+        }
+      }
+      this.clientObserved = true;
+    } catch (failure) {
+      this.logger.log(LogLevel.debug, `Telemetry: could not observe the Thrift client: ${(failure as Error)?.message}`);
     }
-    // Keyed by the function itself, so a method the application replaces is the one called.
-    const wrappers = new WeakMap<Rpc, Rpc>();
-    const proxy = new Proxy(client, {
-      get: (target, property, receiver) => {
-        const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') {
-          return value;
-        }
-        let wrapper = wrappers.get(value as Rpc);
-        if (!wrapper) {
-          // Every method runs on the client itself: called on the Proxy (as the driver does),
-          // each of the generated client's own property reads would go through this trap.
-          wrapper = OBSERVED_RPCS.has(property as string)
-            ? this.observeRpc(property as string, value as Rpc, target)
-            : (value as Rpc).bind(target);
-          wrappers.set(value as Rpc, wrapper);
-        }
-        return wrapper;
-      },
-    });
-    this.proxies.set(client, proxy);
-    this.proxies.set(proxy, proxy);
-    return proxy;
+  }
+
+  /** True once a client reports to this observer: the driver makes one Thrift client per connection. */
+  observesClient(): boolean {
+    return this.clientObserved;
   }
 
   hasOpenOperations(): boolean {
@@ -146,22 +150,8 @@ export default class ThriftClientObserver {
     }
   }
 
-  private observeRpc(name: string, original: Rpc, target: object): Rpc {
-    const observe = (request: unknown, error: unknown, response: unknown, startedAt: number) =>
-      this.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
-    return function observedRpc(request: unknown, callback?: Callback) {
-      if (typeof callback !== 'function') {
-        return original.call(target, request, callback);
-      }
-      const startedAt = Date.now();
-      return original.call(target, request, (error: unknown, response: unknown) => {
-        observe(request, error, response, startedAt);
-        callback(error, response);
-      });
-    };
-  }
-
-  private observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+  /** Reads one RPC's request and outcome; called from the client's callback. Never throws. */
+  observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
     try {
       const now = Date.now();
       if (error !== null && error !== undefined) {
@@ -330,4 +320,21 @@ export default class ThriftClientObserver {
 
 function sqlStateOr(sqlState: unknown, fallback: string): string {
   return typeof sqlState === 'string' && SQLSTATE.test(sqlState) ? sqlState : fallback;
+}
+
+/**
+ * An RPC that hands its callback exactly what the driver would have seen, at the same moment,
+ * after the observer has read it. Called as the driver calls it: on the client, with a callback.
+ */
+function observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
+  return function observed(this: unknown, request: unknown, callback?: Callback) {
+    if (typeof callback !== 'function') {
+      return original.call(this, request, callback);
+    }
+    const startedAt = Date.now();
+    return original.call(this, request, (error: unknown, response: unknown) => {
+      slot.observer.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+      callback(error, response);
+    });
+  };
 }

@@ -76,7 +76,8 @@ describe('ThriftClientObserver', () => {
     emitter = new TelemetryEventEmitter(context);
     observer = new ThriftClientObserver(emitter, context.getLogger());
     client = new DriverThriftClientStub();
-    proxy = observer.wrap(client) as unknown as Rpcs;
+    observer.observeClient(client);
+    proxy = client as unknown as Rpcs;
     events = recordEvents(emitter);
   });
 
@@ -119,56 +120,54 @@ describe('ThriftClientObserver', () => {
     return eventsOf(events, TelemetryEventType.ERROR);
   }
 
-  describe('the Proxy', () => {
-    it('is the same proxy for the same client, another for another client', () => {
-      expect(proxy).not.to.equal(client);
-      expect(observer.wrap(client)).to.equal(proxy);
-      const other = new DriverThriftClientStub();
-      expect(observer.wrap(other)).not.to.equal(proxy);
-      expect(observer.wrap(other)).to.equal(observer.wrap(other));
+  describe('observing a client in place', () => {
+    it('sets its own method for each observed RPC and leaves the rest to the prototype', () => {
+      const prototype = DriverThriftClientStub.prototype as unknown as Rpcs;
+      for (const name of ['ExecuteStatement', 'GetOperationStatus', 'GetResultSetMetadata', 'FetchResults', 'GetTables']) {
+        expect(Object.prototype.hasOwnProperty.call(client, name), name).to.equal(true);
+        expect(proxy[name], name).not.to.equal(prototype[name]);
+      }
+      for (const name of ['OpenSession', 'CloseSession', 'CloseOperation', 'CancelOperation', 'reply']) {
+        expect(Object.prototype.hasOwnProperty.call(client, name), name).to.equal(false);
+      }
+      expect(Object.keys(new DriverThriftClientStub()).filter((key) => !Object.keys(client).includes(key))).to.deep.equal([]);
+      expect(observer.observesClient()).to.equal(true);
+      expect(new ThriftClientObserver(emitter, context.getLogger()).observesClient()).to.equal(false);
     });
 
-    it('gives the same wrapper function on every access', () => {
-      expect(proxy.ExecuteStatement).to.equal(proxy.ExecuteStatement);
-      expect(proxy.ExecuteStatement).not.to.equal(client.ExecuteStatement);
-    });
-
-    it('passes non-RPC properties through, and runs unobserved methods on the client itself', async () => {
-      const view = proxy as unknown as DriverThriftClientStub & Record<string, unknown>;
-      expect(view.transportName).to.equal('stub-transport');
-      expect(view.CloseOperation).to.equal(view.CloseOperation);
-      expect(view.reply('CloseOperation', { response: { status: OK_STATUS, closed: true } })).to.equal(client);
-      expect(view.missing).to.equal(undefined);
-      expect('FetchResults' in view).to.equal(true);
-      view.extra = 42;
-      expect((client as unknown as Record<string, unknown>).extra).to.equal(42);
-
+    it('runs unobserved methods untouched and reports nothing for them', async () => {
       const delivered = await rpc('CloseOperation', { operationHandle: operationHandle(OP) });
       expect(delivered.count).to.equal(1);
-      expect(delivered.response).to.deep.include({ closed: true });
-      // As the driver calls it: the method taken from the Proxy, called with the Proxy as `this`.
-      view.CloseOperation.call(proxy, {}, () => undefined);
-      expect(client.calls.map((call) => call.self === client)).to.deep.equal([true, true]);
+      expect(client.calls.map((call) => call.self === client)).to.deep.equal([true]);
       expect(events).to.deep.equal([]);
     });
 
-    it('returns non-function values of RPC-named properties as they are', () => {
+    it('keeps non-function values of RPC-named properties as they are', () => {
       const odd = { ExecuteStatement: 'not a function', FetchResults: 7 };
-      const wrapped = observer.wrap(odd);
-      expect(wrapped.ExecuteStatement).to.equal('not a function');
-      expect(wrapped.FetchResults).to.equal(7);
+      observer.observeClient(odd);
+      expect(odd).to.deep.equal({ ExecuteStatement: 'not a function', FetchResults: 7 });
     });
 
-    it('calls the original on the client itself with the same request, and returns what it returns', async () => {
+    it('logs at debug and leaves the client as it is when it cannot be observed', () => {
+      const frozen = Object.freeze({ ExecuteStatement: () => undefined });
+      const other = new ThriftClientObserver(emitter, context.getLogger());
+      expect(() => other.observeClient(frozen)).not.to.throw();
+      expect(other.observesClient()).to.equal(false);
+      expect(context.logger.has(/could not observe the Thrift client/)).to.equal(true);
+      expect(context.logger.aboveDebug()).to.deep.equal([]);
+    });
+
+    it('calls the original on the same `this` with the same request, and returns what it returns', async () => {
       const request = { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' };
-      const returned = proxy.ExecuteStatement(request, () => undefined);
+      const returned = proxy.ExecuteStatement.call(client, request, () => undefined);
       expect(returned).to.equal(undefined);
       expect(client.calls).to.have.length(1);
       expect(client.calls[0].request).to.equal(request);
       expect(client.calls[0].self).to.equal(client);
       const sentinel = { promise: true };
       const returning = { FetchResults: (_request: unknown, _callback?: ThriftCallback) => sentinel };
-      expect((observer.wrap(returning) as unknown as Rpcs).FetchResults({}, () => undefined)).to.equal(sentinel);
+      observer.observeClient(returning);
+      expect((returning as unknown as Rpcs).FetchResults({}, () => undefined)).to.equal(sentinel);
     });
 
     it('hands the callback exactly the same error and response objects, synchronously from the client callback', async () => {
@@ -198,12 +197,18 @@ describe('ThriftClientObserver', () => {
       }
     });
 
-    it('observes a call once when the proxy itself is wrapped again', async () => {
-      const again = observer.wrap(proxy) as unknown as Rpcs;
+    it('observes a client observed again once, reporting to the newest observer', async () => {
+      observer.observeClient(client);
+      const nextEmitter = new TelemetryEventEmitter(context);
+      const nextEvents = recordEvents(nextEmitter);
+      const next = new ThriftClientObserver(nextEmitter, context.getLogger());
+      next.observeClient(client);
       client.reply('ExecuteStatement', { response: started() });
-      again.ExecuteStatement({ sessionHandle: sessionHandle(SESSION) }, () => undefined);
+      proxy.ExecuteStatement({ sessionHandle: sessionHandle(SESSION) }, () => undefined);
       await clock.tickAsync(0);
-      expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.have.length(1);
+      expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.have.length(0);
+      expect(eventsOf(nextEvents, TelemetryEventType.STATEMENT_START)).to.have.length(1);
+      expect(next.observesClient()).to.equal(true);
     });
 
     it('passes a callback-less call straight through and observes nothing', async () => {

@@ -183,7 +183,8 @@ describe('sessionObserver', () => {
         observer.completeSession(sessionId, Date.now());
       },
     };
-    fake = new FakeSession(SESSION_ID, observer.wrap(stub) as never, stub);
+    observer.observeClient(stub);
+    fake = new FakeSession(SESSION_ID, stub as never, stub);
     session = observeSession(fake as unknown as IDBSQLSession, sink);
   });
 
