@@ -46,9 +46,6 @@ export function operationHandle(guid: Buffer) {
 export default class DriverThriftClientStub {
   public readonly calls: Array<{ name: string; request: unknown; self: unknown }> = [];
 
-  /** A plain property, to show non-RPC properties pass through the Proxy. */
-  public readonly transportName = 'stub-transport';
-
   /** True while the stub is inside a caller's callback. */
   public inCallback = false;
 
