@@ -7,7 +7,11 @@
  *
  * What it leaves out, by design: work that lands between statements or on rare statements
  * (uploads every 100 logs, garbage collection) is split between the two sides or dropped by the
- * median; the A/B figures across processes count it. Argument: JSON `PairedSpec`. Prints one JSON line.
+ * median; the A/B figures across processes count it.
+ *
+ * The same pairing puts a floor under the figure: the plain driver with forwarding hooks where
+ * our adapter observes it (bareHooks.ts), against the plain driver. Argument: JSON `PairedSpec`.
+ * Prints one JSON line (`PairedOutput`).
  */
 import { readFileSync } from 'fs';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
@@ -19,8 +23,16 @@ export interface PairedSpec {
   endpoint: EmulatorEndpoint;
   /** Statements per side before measuring, per format. */
   warmup: number;
-  /** Format name to [SQL, pairs]. */
+  /** Format name to [SQL, pairs]: telemetry on against off. */
   formats: Record<string, [string, number]>;
+  /** [SQL, pairs]: the bare hooks (bareHooks.ts) against the plain driver. */
+  floor: [string, number];
+}
+
+export interface PairedOutput {
+  telemetry: PairedResult[];
+  /** The hooks alone, recording nothing: `medianOn` is the hooked client, `medianOff` the plain driver. */
+  floor: PairedResult;
 }
 
 export interface PairedResult {
@@ -61,46 +73,75 @@ async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Pr
   return cpu() - start;
 }
 
+/** Runs `pairs` statements on each session alternately (ABBA: neither side always goes first). */
+async function pairUp(
+  cpu: () => number,
+  [a, b]: [IDBSQLSession, IDBSQLSession],
+  sql: string,
+  pairs: number,
+): Promise<{ aMicros: number[]; bMicros: number[]; diffs: number[] }> {
+  const aMicros: number[] = [];
+  const bMicros: number[] = [];
+  const diffs: number[] = [];
+  for (let pair = 0; pair < pairs; pair += 1) {
+    const aFirst = pair % 2 === 0;
+    const first = await timed(cpu, aFirst ? a : b, sql);
+    const second = await timed(cpu, aFirst ? b : a, sql);
+    const [aTime, bTime] = aFirst ? [first, second] : [second, first];
+    aMicros.push(aTime);
+    bMicros.push(bTime);
+    diffs.push(aTime - bTime);
+  }
+  return { aMicros, bMicros, diffs };
+}
+
+function resultOf(
+  format: string,
+  clock: PairedResult['clock'],
+  { aMicros, bMicros, diffs }: { aMicros: number[]; bMicros: number[]; diffs: number[] },
+): PairedResult {
+  const medianOffMicros = median(bMicros);
+  const medianDiffMicros = median(diffs);
+  return {
+    format,
+    pairs: diffs.length,
+    clock,
+    medianOnMicros: median(aMicros),
+    medianOffMicros,
+    medianDiffMicros,
+    diffSeMicros: medianSe(diffs),
+    ratio: 1 + medianDiffMicros / medianOffMicros,
+  };
+}
+
+async function warm(sessions: IDBSQLSession[], sql: string, statements: number): Promise<void> {
+  for (let i = 0; i < statements; i += 1) {
+    for (const session of sessions) await runQuery(session, sql);
+  }
+}
+
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as PairedSpec;
   const [clock, cpu] = pickClock();
-  const on = await connect('on', spec.endpoint, { telemetry: {} });
-  const off = await connect('off', spec.endpoint);
-  const sides = [await on.openSession(), await off.openSession()];
-  const results: PairedResult[] = [];
+  const clients = [
+    await connect('on', spec.endpoint, { telemetry: {} }),
+    await connect('off', spec.endpoint),
+    await connect('hooks', spec.endpoint),
+    await connect('plain', spec.endpoint),
+  ];
+  const [on, off, hooks, plain] = await Promise.all(clients.map((client) => client.openSession()));
+  const telemetry: PairedResult[] = [];
   for (const [format, [sql, pairs]] of Object.entries(spec.formats)) {
-    for (let i = 0; i < spec.warmup; i += 1) {
-      for (const session of sides) await runQuery(session, sql);
-    }
-    const onMicros: number[] = [];
-    const offMicros: number[] = [];
-    const diffs: number[] = [];
-    for (let pair = 0; pair < pairs; pair += 1) {
-      // ABBA: neither side always goes first.
-      const onFirst = pair % 2 === 0;
-      const first = await timed(cpu, sides[onFirst ? 0 : 1], sql);
-      const second = await timed(cpu, sides[onFirst ? 1 : 0], sql);
-      const [onTime, offTime] = onFirst ? [first, second] : [second, first];
-      onMicros.push(onTime);
-      offMicros.push(offTime);
-      diffs.push(onTime - offTime);
-    }
-    const medianOffMicros = median(offMicros);
-    const medianDiffMicros = median(diffs);
-    results.push({
-      format,
-      pairs,
-      clock,
-      medianOnMicros: median(onMicros),
-      medianOffMicros,
-      medianDiffMicros,
-      diffSeMicros: medianSe(diffs),
-      ratio: 1 + medianDiffMicros / medianOffMicros,
-    });
+    await warm([on, off], sql, spec.warmup);
+    telemetry.push(resultOf(format, clock, await pairUp(cpu, [on, off], sql, pairs)));
   }
-  for (const session of sides) await session.close();
-  await Promise.all([on.close(), off.close()]);
-  process.stdout.write(`${JSON.stringify(results)}\n`);
+  const [floorSql, floorPairs] = spec.floor;
+  await warm([hooks, plain], floorSql, spec.warmup);
+  const floor = resultOf('columns', clock, await pairUp(cpu, [hooks, plain], floorSql, floorPairs));
+  for (const session of [on, off, hooks, plain]) await session.close();
+  await Promise.all(clients.map((client) => client.close()));
+  const output: PairedOutput = { telemetry, floor };
+  process.stdout.write(`${JSON.stringify(output)}\n`);
 }
 
 main().catch((error: unknown) => {

@@ -5,13 +5,15 @@ import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { DBSQLClient } from '../../lib';
 import type { TelemetryOptions } from '../../lib';
 import TelemetryClientProvider from '../../lib/telemetry/TelemetryClientProvider';
+import BareHooksClient from './bareHooks';
 import type { EmulatorEndpoint } from './emulatorProcess';
 
 /**
  * `on`: our client with telemetry on; `off`: our client with `telemetryEnabled: false`;
- * `plain`: `@databricks/sql`'s own DBSQLClient with `telemetryEnabled: false`.
+ * `plain`: `@databricks/sql`'s own DBSQLClient with `telemetryEnabled: false`; `hooks`: the plain
+ * client with forwarding hooks where our adapter observes the driver (see bareHooks.ts).
  */
-export type ClientKind = 'on' | 'off' | 'plain';
+export type ClientKind = 'on' | 'off' | 'plain' | 'hooks';
 
 // One logger per process: each DBSQLLogger adds a process-wide exception listener.
 let logger: DBSQLLogger | undefined;
@@ -31,6 +33,9 @@ export interface BenchClientOptions {
 export function createClient(kind: ClientKind, options: BenchClientOptions = {}): IDBSQLClient {
   if (kind === 'plain') {
     return new PlainDBSQLClient({ logger: sharedLogger() });
+  }
+  if (kind === 'hooks') {
+    return new BareHooksClient({ logger: sharedLogger() });
   }
   return options.provider
     ? new DBSQLClient({ logger: sharedLogger() }, options.provider)

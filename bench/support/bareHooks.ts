@@ -1,0 +1,94 @@
+/**
+ * The floor under any telemetry built on the driver's public surface: the plain driver's client
+ * with a hook at each point our adapter uses, every hook forwarding and recording nothing.
+ * - the Thrift client: its observed RPCs become own methods, set once, that give the driver's
+ *   callback a callback of their own;
+ * - the session's `executeStatement`: a reaction on the operation it returns;
+ * - the operation's `close`, `cancel`, `fetchChunk` and `fetchAll`: a reaction on their outcome.
+ * Paired against the plain telemetry-off client, this is what placing the hooks costs before
+ * telemetry records anything.
+ */
+import { DBSQLClient as PlainDBSQLClient } from '@databricks/sql';
+import type { OpenSessionRequest } from '@databricks/sql/dist/contracts/IDBSQLClient';
+import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
+import type IThriftClient from '@databricks/sql/dist/contracts/IThriftClient';
+
+type AnyMethod = (...args: unknown[]) => Promise<unknown>;
+type Callback = (error: unknown, response: unknown) => void;
+type Rpc = (request: unknown, callback?: Callback) => unknown;
+
+const HOOKED_RPCS = [
+  'ExecuteStatement',
+  'GetTypeInfo',
+  'GetCatalogs',
+  'GetSchemas',
+  'GetTables',
+  'GetTableTypes',
+  'GetColumns',
+  'GetFunctions',
+  'GetPrimaryKeys',
+  'GetCrossReference',
+  'GetOperationStatus',
+  'GetResultSetMetadata',
+  'FetchResults',
+];
+
+const passThrough = (value: unknown) => value;
+const rethrow = (error: unknown) => {
+  throw error;
+};
+
+export default class BareHooksClient extends PlainDBSQLClient {
+  private hooked = false;
+
+  getClient(): Promise<IThriftClient> {
+    const client = super.getClient();
+    if (!this.hooked) {
+      client.then((thriftClient) => {
+        hookClient(thriftClient);
+        this.hooked = true;
+      }, passThrough);
+    }
+    return client;
+  }
+
+  async openSession(request?: OpenSessionRequest): Promise<IDBSQLSession> {
+    const session = await super.openSession(request);
+    const target = session as unknown as Record<string, AnyMethod>;
+    const executeStatement = target.executeStatement;
+    target.executeStatement = function hookedExecute(this: unknown, ...args: unknown[]) {
+      return executeStatement.apply(this, args).then(hookOperation);
+    };
+    return session;
+  }
+}
+
+function hookClient(client: IThriftClient): void {
+  const rpcs = client as unknown as Record<string, Rpc>;
+  if (Object.prototype.hasOwnProperty.call(rpcs, 'ExecuteStatement')) {
+    return;
+  }
+  for (const name of HOOKED_RPCS) {
+    const rpc = rpcs[name];
+    rpcs[name] = function hookedRpc(this: unknown, request: unknown, callback?: Callback) {
+      return rpc.call(this, request, (error: unknown, response: unknown) => callback?.(error, response));
+    };
+  }
+}
+
+function hookOperation(operation: unknown): unknown {
+  const target = operation as Record<string, AnyMethod>;
+  for (const name of ['close', 'cancel']) {
+    const original = target[name];
+    target[name] = function hookedEnd(this: unknown, ...args: unknown[]) {
+      return original.apply(this, args).then(passThrough, rethrow);
+    };
+  }
+  for (const name of ['fetchChunk', 'fetchAll']) {
+    const original = target[name];
+    target[name] = function hookedFetch(this: unknown, ...args: unknown[]) {
+      return original.apply(this, args).then(undefined, rethrow);
+    };
+  }
+  return operation;
+}
