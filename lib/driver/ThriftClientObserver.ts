@@ -75,7 +75,7 @@ export default class ThriftClientObserver {
         for (const name of OBSERVED_RPCS) {
           const original = rpcs[name];
           if (typeof original === 'function') {
-            rpcs[name] = observedRpc(name, original as Rpc, slot);
+            rpcs[name] = ThriftClientObserver.observedRpc(name, original as Rpc, slot);
           }
         }
       }
@@ -150,8 +150,25 @@ export default class ThriftClientObserver {
     }
   }
 
-  /** Reads one RPC's request and outcome; called from the client's callback. Never throws. */
-  observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+  /**
+   * An RPC that hands its callback exactly what the driver would have seen, at the same moment,
+   * after the slot's observer has read it. Called as the driver calls it: on the client, with a callback.
+   */
+  private static observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
+    return function observed(this: unknown, request: unknown, callback?: Callback) {
+      if (typeof callback !== 'function') {
+        return original.call(this, request, callback);
+      }
+      const startedAt = Date.now();
+      return original.call(this, request, (error: unknown, response: unknown) => {
+        slot.observer.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+        callback(error, response);
+      });
+    };
+  }
+
+  /** Reads one RPC's request and outcome, from the client's callback. Never throws. */
+  private observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
     try {
       const now = Date.now();
       if (error !== null && error !== undefined) {
@@ -320,21 +337,4 @@ export default class ThriftClientObserver {
 
 function sqlStateOr(sqlState: unknown, fallback: string): string {
   return typeof sqlState === 'string' && SQLSTATE.test(sqlState) ? sqlState : fallback;
-}
-
-/**
- * An RPC that hands its callback exactly what the driver would have seen, at the same moment,
- * after the observer has read it. Called as the driver calls it: on the client, with a callback.
- */
-function observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
-  return function observed(this: unknown, request: unknown, callback?: Callback) {
-    if (typeof callback !== 'function') {
-      return original.call(this, request, callback);
-    }
-    const startedAt = Date.now();
-    return original.call(this, request, (error: unknown, response: unknown) => {
-      slot.observer.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
-      callback(error, response);
-    });
-  };
 }
