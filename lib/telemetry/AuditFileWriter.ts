@@ -55,6 +55,11 @@ export default class AuditFileWriter {
     return this.drained;
   }
 
+  /** Settles once every line queued so far is written or given up on. Never rejects. */
+  whenWritten(): Promise<void> {
+    return this.drained;
+  }
+
   private async drain(): Promise<void> {
     while (this.pending.length > 0 && !this.disabled) {
       const lines = this.pending;

@@ -107,6 +107,10 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
     }
   }
 
+  forceFlush(): Promise<void> {
+    return this.auditFile ? this.auditFile.whenWritten() : Promise.resolve();
+  }
+
   shutdown(): void {
     // AbortController ignores a second abort, which makes this idempotent.
     this.shutdownController.abort();

@@ -4,6 +4,11 @@ import { TelemetryLog } from '../types';
 export default interface ITelemetryExporter {
   /** Resolves when the logs were sent, rejected by the server, or given up on. */
   export(logs: TelemetryLog[]): Promise<void>;
+  /**
+   * Settles once what `export()` was given has also reached its local side effects (the audit
+   * file), so a caller that awaits `close()` can read them. Never rejects.
+   */
+  forceFlush(): Promise<void>;
   /** Aborts requests in flight and backoff waits; later exports resolve at once. Idempotent. */
   shutdown(): void;
 }

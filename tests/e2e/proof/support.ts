@@ -153,6 +153,7 @@ export function watchedProvider(): { provider: TelemetryClientProvider; batches:
           inFlight -= 1;
         }
       },
+      forceFlush: () => real.forceFlush(),
       shutdown: () => real.shutdown(),
     };
   });

@@ -4,7 +4,8 @@ import { TelemetryLog } from '../../../lib/telemetry/types';
 /**
  * Records every exported batch. `hang()` makes exports wait until `shutdown()` (or `release()`),
  * like a request to a dead endpoint; `fail()` makes them throw, breaking the exporter contract on
- * purpose to prove callers survive it.
+ * purpose to prove callers survive it. `holdFlush()` makes `forceFlush()` wait, like an audit
+ * file on a slow disk, until `releaseFlush()`.
  */
 export default class TelemetryExporterStub implements ITelemetryExporter {
   public readonly batches: TelemetryLog[][] = [];
@@ -18,6 +19,12 @@ export default class TelemetryExporterStub implements ITelemetryExporter {
 
   private waiting: Array<() => void> = [];
 
+  public forceFlushCalls = 0;
+
+  private flushHeld?: Promise<void>;
+
+  private flushRelease?: () => void;
+
   hang(): this {
     this.mode = 'hang';
     return this;
@@ -26,6 +33,23 @@ export default class TelemetryExporterStub implements ITelemetryExporter {
   fail(): this {
     this.mode = 'fail';
     return this;
+  }
+
+  holdFlush(): this {
+    this.flushHeld = new Promise((resolve) => {
+      this.flushRelease = resolve;
+    });
+    return this;
+  }
+
+  releaseFlush(): void {
+    this.flushRelease?.();
+    this.flushHeld = undefined;
+  }
+
+  forceFlush(): Promise<void> {
+    this.forceFlushCalls += 1;
+    return this.flushHeld ?? Promise.resolve();
   }
 
   /** Lets hanging exports finish (recorded as sent) and later ones succeed at once. */

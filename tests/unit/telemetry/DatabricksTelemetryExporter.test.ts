@@ -528,6 +528,25 @@ describe('DatabricksTelemetryExporter', () => {
       expect(await auditLines(3)).to.deep.equal(sent);
     });
 
+    it('forceFlush settles once the file holds every log exported so far', async () => {
+      const e = exporter({ auditFile: file });
+      await e.export([log(), log({ eventId: 'abcdef' })]);
+      await e.export([log({ eventId: 'fedcba' })]);
+      await e.forceFlush();
+      const lines = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+      expect(lines).to.deep.equal([...body(0).protoLogs, ...body(1).protoLogs]);
+      expect(lines).to.have.length(3);
+    });
+
+    it('forceFlush settles at once without an audit file', async () => {
+      const e = exporter();
+      await e.export([log()]);
+      let settled = false;
+      e.forceFlush().then(() => (settled = true));
+      await Promise.resolve();
+      expect(settled).to.equal(true);
+    });
+
     it('writes a batch once before its first attempt, whatever the outcome', async () => {
       http.resolves(response(503));
       const e = exporter({ auditFile: file, maxRetries: 2 });

@@ -256,6 +256,19 @@ describe('TelemetryClient', () => {
       await client.flush();
       expect(exporter.batches).to.deep.equal([]);
     });
+
+    it("should settle only after the exporter's forceFlush", async () => {
+      exporter.holdFlush();
+      enqueue(1);
+      let flushed = false;
+      client.flush().then(() => (flushed = true));
+      await clock.tickAsync(100);
+      expect(exporter.batches).to.have.length(1);
+      expect(flushed).to.equal(false);
+      exporter.releaseFlush();
+      await settle();
+      expect(flushed).to.equal(true);
+    });
   });
 
   describe('close', () => {
@@ -313,6 +326,33 @@ describe('TelemetryClient', () => {
       expect(exporter.shutdownCalls).to.be.greaterThan(0);
       expect(exporter.exportCalls).to.equal(1); // nothing more was tried after the deadline
       expect(client.getStats()).to.include({ queued: 0, dropped: 2 });
+      expect(clock.countTimers()).to.equal(0);
+    });
+
+    it("should return only after the exporter's forceFlush, so the audit file is complete", async () => {
+      exporter.holdFlush();
+      const logs = enqueue(2);
+      let closed = false;
+      client.close().then(() => (closed = true));
+      await clock.tickAsync(500);
+      expect(exporter.logs).to.deep.equal(logs);
+      expect(closed).to.equal(false);
+      exporter.releaseFlush();
+      await settle();
+      expect(closed).to.equal(true);
+      expect(exporter.forceFlushCalls).to.equal(1);
+    });
+
+    it('should meet the close deadline when forceFlush never settles', async () => {
+      exporter.holdFlush();
+      enqueue(1);
+      let closed = false;
+      client.close().then(() => (closed = true));
+      await clock.tickAsync(1999);
+      expect(closed).to.equal(false);
+      await clock.tickAsync(1);
+      expect(closed).to.equal(true);
+      expect(exporter.shutdownCalls).to.equal(1);
       expect(clock.countTimers()).to.equal(0);
     });
 
