@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'fs';
+import { readFileSync } from 'fs';
 import { parseArgs } from 'util';
 import { DBSQLLogger, LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
@@ -66,32 +66,6 @@ function print(io: DemoIO, json: boolean, title: string, summary: TelemetrySumma
   renderSummary(summary).forEach((line) => io.out(line));
 }
 
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return -1;
-  }
-}
-
-/**
- * Waits until `path` stops growing (unchanged for `quietMs`, at most `maxMs`): the audit file is
- * appended in the background, and the last batch may land just after `close()` resolved.
- */
-export async function waitForQuietFile(path: string, quietMs = 300, maxMs = 3000): Promise<void> {
-  const deadline = Date.now() + maxMs;
-  let size = fileSize(path);
-  let stableSince = Date.now();
-  while (Date.now() < deadline && Date.now() - stableSince < quietMs) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const next = fileSize(path);
-    if (next !== size) {
-      size = next;
-      stableSince = Date.now();
-    }
-  }
-}
-
 /** `dbsql-telemetry demo`: returns the exit code. */
 export async function demoCommand(args: string[], io: DemoIO = DEFAULT_IO): Promise<number> {
   const { values } = parseArgs({
@@ -150,7 +124,7 @@ export async function demoCommand(args: string[], io: DemoIO = DEFAULT_IO): Prom
       );
       return 0;
     }
-    await waitForQuietFile(auditFile);
+    // Every client is closed: the audit file holds every log that was sent.
     let decoded: DecodedInput;
     try {
       decoded = decodeTelemetryText(readFileSync(auditFile, 'utf8'));
