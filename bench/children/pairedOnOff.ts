@@ -4,6 +4,7 @@
  * statement with the CPU of the process's main thread while it ran. Both sides of a pair run
  * within a few milliseconds on the same heap, so the machine's drift and the process's own state
  * cancel out; the median of the per-pair differences is telemetry's steady cost per statement.
+ * The parent runs it in several processes and pools the pairs (support/pairing.ts).
  *
  * What it leaves out, by design: work that lands between statements or on rare statements
  * (uploads every 100 logs, garbage collection) is split between the two sides or dropped by the
@@ -11,13 +12,14 @@
  *
  * The same pairing puts a floor under the figure: the plain driver with forwarding hooks where
  * our adapter observes it (bareHooks.ts), against the plain driver. Argument: JSON `PairedSpec`.
- * Prints one JSON line (`PairedOutput`).
+ * Prints one JSON line (`PairedOutput`): every pair's CPU times.
  */
 import { readFileSync } from 'fs';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
-import { cpuNow, median, medianSe } from '../support/stats';
+import type { PairedSample } from '../support/pairing';
+import { cpuNow, round } from '../support/stats';
 
 export interface PairedSpec {
   endpoint: EmulatorEndpoint;
@@ -30,23 +32,10 @@ export interface PairedSpec {
 }
 
 export interface PairedOutput {
-  telemetry: PairedResult[];
-  /** The hooks alone, recording nothing: `medianOn` is the hooked client, `medianOff` the plain driver. */
-  floor: PairedResult;
-}
-
-export interface PairedResult {
-  format: string;
-  pairs: number;
-  /** Where the CPU time came from: the main thread's scheduler statistics, or process.cpuUsage(). */
-  clock: 'main thread' | 'process';
-  medianOnMicros: number;
-  medianOffMicros: number;
-  /** Median of (on - off) over the pairs, and its standard error (from the MAD). */
-  medianDiffMicros: number;
-  diffSeMicros: number;
-  /** 1 + medianDiff / medianOff. */
-  ratio: number;
+  /** A: telemetry on, B: off. */
+  telemetry: PairedSample[];
+  /** A: the hooks alone, recording nothing; B: the plain driver. */
+  floor: PairedSample;
 }
 
 const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
@@ -56,7 +45,7 @@ function mainThreadMicros(): number {
   return Number(readFileSync(SCHEDSTAT, 'latin1').split(' ')[0]) / 1000;
 }
 
-function pickClock(): [PairedResult['clock'], () => number] {
+function pickClock(): [PairedSample['clock'], () => number] {
   try {
     if (Number.isFinite(mainThreadMicros())) {
       return ['main thread', mainThreadMicros];
@@ -79,39 +68,17 @@ async function pairUp(
   [a, b]: [IDBSQLSession, IDBSQLSession],
   sql: string,
   pairs: number,
-): Promise<{ aMicros: number[]; bMicros: number[]; diffs: number[] }> {
+): Promise<{ aMicros: number[]; bMicros: number[] }> {
   const aMicros: number[] = [];
   const bMicros: number[] = [];
-  const diffs: number[] = [];
   for (let pair = 0; pair < pairs; pair += 1) {
     const aFirst = pair % 2 === 0;
     const first = await timed(cpu, aFirst ? a : b, sql);
     const second = await timed(cpu, aFirst ? b : a, sql);
-    const [aTime, bTime] = aFirst ? [first, second] : [second, first];
-    aMicros.push(aTime);
-    bMicros.push(bTime);
-    diffs.push(aTime - bTime);
+    aMicros.push(round(aFirst ? first : second, 1));
+    bMicros.push(round(aFirst ? second : first, 1));
   }
-  return { aMicros, bMicros, diffs };
-}
-
-function resultOf(
-  format: string,
-  clock: PairedResult['clock'],
-  { aMicros, bMicros, diffs }: { aMicros: number[]; bMicros: number[]; diffs: number[] },
-): PairedResult {
-  const medianOffMicros = median(bMicros);
-  const medianDiffMicros = median(diffs);
-  return {
-    format,
-    pairs: diffs.length,
-    clock,
-    medianOnMicros: median(aMicros),
-    medianOffMicros,
-    medianDiffMicros,
-    diffSeMicros: medianSe(diffs),
-    ratio: 1 + medianDiffMicros / medianOffMicros,
-  };
+  return { aMicros, bMicros };
 }
 
 async function warm(sessions: IDBSQLSession[], sql: string, statements: number): Promise<void> {
@@ -130,14 +97,14 @@ async function main(): Promise<void> {
     await connect('plain', spec.endpoint),
   ];
   const [on, off, hooks, plain] = await Promise.all(clients.map((client) => client.openSession()));
-  const telemetry: PairedResult[] = [];
+  const telemetry: PairedSample[] = [];
   for (const [format, [sql, pairs]] of Object.entries(spec.formats)) {
     await warm([on, off], sql, spec.warmup);
-    telemetry.push(resultOf(format, clock, await pairUp(cpu, [on, off], sql, pairs)));
+    telemetry.push({ format, clock, ...(await pairUp(cpu, [on, off], sql, pairs)) });
   }
   const [floorSql, floorPairs] = spec.floor;
   await warm([hooks, plain], floorSql, spec.warmup);
-  const floor = resultOf('columns', clock, await pairUp(cpu, [hooks, plain], floorSql, floorPairs));
+  const floor: PairedSample = { format: 'columns', clock, ...(await pairUp(cpu, [hooks, plain], floorSql, floorPairs)) };
   for (const session of [on, off, hooks, plain]) await session.close();
   await Promise.all(clients.map((client) => client.close()));
   const output: PairedOutput = { telemetry, floor };
