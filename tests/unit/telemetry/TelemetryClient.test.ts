@@ -47,6 +47,12 @@ describe('TelemetryClient', () => {
     return logs;
   };
   const settle = () => clock.tickAsync(0);
+  /** Calls close() and returns whether it has returned yet. */
+  const startClose = () => {
+    let closed = false;
+    client.close().then(() => (closed = true));
+    return () => closed;
+  };
 
   beforeEach(() => {
     clock = sinon.useFakeTimers({ now: 1_000_000 });
@@ -316,13 +322,12 @@ describe('TelemetryClient', () => {
     it('should meet the close deadline with a hanging exporter, aborting the export in flight', async () => {
       exporter.hang();
       enqueue(5);
-      let closed = false;
-      client.close().then(() => (closed = true));
+      const closed = startClose();
       await clock.tickAsync(1999);
-      expect(closed).to.equal(false);
+      expect(closed()).to.equal(false);
       expect(exporter.shutdownCalls).to.equal(0);
       await clock.tickAsync(1);
-      expect(closed).to.equal(true);
+      expect(closed()).to.equal(true);
       expect(exporter.shutdownCalls).to.be.greaterThan(0);
       expect(exporter.exportCalls).to.equal(1); // nothing more was tried after the deadline
       expect(client.getStats()).to.include({ queued: 0, dropped: 2 });
@@ -332,26 +337,24 @@ describe('TelemetryClient', () => {
     it("should return only after the exporter's forceFlush, so the audit file is complete", async () => {
       exporter.holdFlush();
       const logs = enqueue(2);
-      let closed = false;
-      client.close().then(() => (closed = true));
+      const closed = startClose();
       await clock.tickAsync(500);
       expect(exporter.logs).to.deep.equal(logs);
-      expect(closed).to.equal(false);
+      expect(closed()).to.equal(false);
       exporter.releaseFlush();
       await settle();
-      expect(closed).to.equal(true);
+      expect(closed()).to.equal(true);
       expect(exporter.forceFlushCalls).to.equal(1);
     });
 
     it('should meet the close deadline when forceFlush never settles', async () => {
       exporter.holdFlush();
       enqueue(1);
-      let closed = false;
-      client.close().then(() => (closed = true));
+      const closed = startClose();
       await clock.tickAsync(1999);
-      expect(closed).to.equal(false);
+      expect(closed()).to.equal(false);
       await clock.tickAsync(1);
-      expect(closed).to.equal(true);
+      expect(closed()).to.equal(true);
       expect(exporter.shutdownCalls).to.equal(1);
       expect(clock.countTimers()).to.equal(0);
     });
@@ -360,10 +363,9 @@ describe('TelemetryClient', () => {
       flags.state = 'unknown';
       flags.settling = new Promise(() => undefined);
       enqueue(1);
-      let closed = false;
-      client.close().then(() => (closed = true));
+      const closed = startClose();
       await clock.tickAsync(2000);
-      expect(closed).to.equal(true);
+      expect(closed()).to.equal(true);
       expect(client.getStats().dropped).to.equal(1);
     });
 
