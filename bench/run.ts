@@ -182,6 +182,7 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
   const before = await emulator.requestCounts();
   const off = new QueryWorker('off');
   const plain = new QueryWorker('plain');
+  let ratioByFormat: Record<string, number> = {};
   try {
     await off.request({ type: 'init', kind: 'off', endpoint: emulator.endpoint });
     await plain.request({ type: 'init', kind: 'plain', endpoint: emulator.endpoint });
@@ -238,15 +239,16 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
         );
       }
       results.onVsOff = perFormat;
-      const ratioByFormat = Object.fromEntries(Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]));
-      await pairedStatements(emulator);
-      await profileShares(emulator, ratioByFormat);
+      ratioByFormat = Object.fromEntries(Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]));
     } finally {
       await on.stop();
     }
   } finally {
     await Promise.all([off.stop(), plain.stop()]);
   }
+  // With the A/B workers gone: nothing else of ours holds a connection or a timer.
+  await pairedStatements(emulator);
+  await profileShares(emulator, ratioByFormat);
 }
 
 /** Processes the paired figures are spread over: one process's JIT and heap layout move its median by several µs. */
