@@ -111,7 +111,7 @@ export default class TelemetryClient {
     try {
       await this.featureFlags.whenSettled(this.target, this.config.closeTimeoutMs);
       await this.drain(true);
-      await this.exporter.forceFlush();
+      await this.exporter.forceFlush?.();
     } catch (error) {
       this.log('flush failed', error);
     }
@@ -144,7 +144,7 @@ export default class TelemetryClient {
       await this.featureFlags.whenSettled(this.target, this.config.closeTimeoutMs);
       await this.drain(true);
       this.dropQueued('feature flag unknown at close');
-      await this.exporter.forceFlush();
+      await this.exporter.forceFlush?.();
     } catch (error) {
       this.log('flush at close failed', error);
     }

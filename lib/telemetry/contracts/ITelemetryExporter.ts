@@ -6,9 +6,10 @@ export default interface ITelemetryExporter {
   export(logs: TelemetryLog[]): Promise<void>;
   /**
    * Settles once what `export()` was given has also reached its local side effects (the audit
-   * file), so a caller that awaits `close()` can read them. Never rejects.
+   * file), so a caller that awaits `close()` can read them. Never rejects. Optional, as in
+   * OpenTelemetry's exporters: an exporter without local side effects need not have it.
    */
-  forceFlush(): Promise<void>;
+  forceFlush?(): Promise<void>;
   /** Aborts requests in flight and backoff waits; later exports resolve at once. Idempotent. */
   shutdown(): void;
 }

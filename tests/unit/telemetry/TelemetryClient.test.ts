@@ -347,6 +347,16 @@ describe('TelemetryClient', () => {
       expect(exporter.forceFlushCalls).to.equal(1);
     });
 
+    it('should close with an exporter that has no forceFlush', async () => {
+      const batches: TelemetryLog[][] = [];
+      const plain = { export: async (logs: TelemetryLog[]) => void batches.push(logs), shutdown: () => undefined };
+      client = new TelemetryClient(context, makeTarget(), plain, flags as unknown as FeatureFlagCache);
+      const logs = enqueue(2);
+      await client.close();
+      expect(batches).to.deep.equal([logs]);
+      expect(context.logger.lines.filter((line) => /failed/.test(line.message))).to.deep.equal([]);
+    });
+
     it('should meet the close deadline when forceFlush never settles', async () => {
       exporter.holdFlush();
       enqueue(1);
