@@ -12,26 +12,11 @@ import { DBSQLClient as PlainDBSQLClient } from '@databricks/sql';
 import type { OpenSessionRequest } from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IThriftClient from '@databricks/sql/dist/contracts/IThriftClient';
+import { OBSERVED_RPCS } from '../../lib/driver/thriftMappings';
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 type Callback = (error: unknown, response: unknown) => void;
 type Rpc = (request: unknown, callback?: Callback) => unknown;
-
-const HOOKED_RPCS = [
-  'ExecuteStatement',
-  'GetTypeInfo',
-  'GetCatalogs',
-  'GetSchemas',
-  'GetTables',
-  'GetTableTypes',
-  'GetColumns',
-  'GetFunctions',
-  'GetPrimaryKeys',
-  'GetCrossReference',
-  'GetOperationStatus',
-  'GetResultSetMetadata',
-  'FetchResults',
-];
 
 const passThrough = (value: unknown) => value;
 const rethrow = (error: unknown) => {
@@ -68,7 +53,7 @@ function hookClient(client: IThriftClient): void {
   if (Object.prototype.hasOwnProperty.call(rpcs, 'ExecuteStatement')) {
     return;
   }
-  for (const name of HOOKED_RPCS) {
+  for (const name of OBSERVED_RPCS) {
     const rpc = rpcs[name];
     rpcs[name] = function hookedRpc(this: unknown, request: unknown, callback?: Callback) {
       return rpc.call(this, request, (error: unknown, response: unknown) => callback?.(error, response));

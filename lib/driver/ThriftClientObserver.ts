@@ -5,6 +5,7 @@ import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import OperationObservation from './OperationObservation';
 import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
 import {
+  OBSERVED_RPCS,
   OPERATION_STARTING_RPCS,
   OPERATION_STATE,
   executionResultOf,
@@ -20,8 +21,6 @@ type Rpc = (this: unknown, request: unknown, callback?: Callback) => unknown;
 type ThriftStruct = any;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
-
-const OBSERVED_RPCS = [...Object.keys(OPERATION_STARTING_RPCS), 'GetOperationStatus', 'GetResultSetMetadata', 'FetchResults'];
 
 /** Marks an observed client; the slot says which observer its RPCs report to. */
 const OBSERVER = Symbol('dbsql-telemetry.observer');

@@ -18,6 +18,14 @@ export const OPERATION_STARTING_RPCS: Readonly<Record<string, OperationType>> = 
   GetCrossReference: 'LIST_CROSS_REFERENCES',
 };
 
+/** Every RPC the adapter observes: operation starts, polls, result metadata and fetches. */
+export const OBSERVED_RPCS: readonly string[] = [
+  ...Object.keys(OPERATION_STARTING_RPCS),
+  'GetOperationStatus',
+  'GetResultSetMetadata',
+  'FetchResults',
+];
+
 export function executionResultOf(rowSetType: unknown): ExecutionResultFormat {
   switch (rowSetType) {
     case TSparkRowSetType.ARROW_BASED_SET:
