@@ -1,4 +1,4 @@
-import { median, medianSe } from './stats';
+import { meanSe, median, medianSe } from './stats';
 
 /** One process's paired statements: side A (measured) and side B (baseline), CPU µs each, in pair order. */
 export interface PairedSample {
@@ -31,9 +31,9 @@ export interface PairedResult {
  * (which also counts what differs from one process to the next: JIT choices, heap layout).
  */
 export function poolPairs(samples: readonly PairedSample[]): PairedResult {
-  const diffsOf = (sample: PairedSample) => sample.aMicros.map((a, i) => a - sample.bMicros[i]);
-  const diffs = samples.flatMap(diffsOf);
-  const processMedianDiffs = samples.map((sample) => median(diffsOf(sample)));
+  const diffsPerProcess = samples.map((sample) => sample.aMicros.map((a, i) => a - sample.bMicros[i]));
+  const diffs = diffsPerProcess.flat();
+  const processMedianDiffs = diffsPerProcess.map(median);
   const medianDiffMicros = median(diffs);
   const medianOffMicros = median(samples.flatMap((sample) => sample.bMicros));
   return {
@@ -44,16 +44,8 @@ export function poolPairs(samples: readonly PairedSample[]): PairedResult {
     medianOnMicros: median(samples.flatMap((sample) => sample.aMicros)),
     medianOffMicros,
     medianDiffMicros,
-    diffSeMicros: Math.max(medianSe(diffs), standardError(processMedianDiffs)),
+    diffSeMicros: Math.max(medianSe(diffs), meanSe(processMedianDiffs)),
     processMedianDiffs,
     ratio: 1 + medianDiffMicros / medianOffMicros,
   };
-}
-
-/** Standard error of the mean of `values`; 0 for fewer than two. */
-function standardError(values: readonly number[]): number {
-  if (values.length < 2) return 0;
-  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
-  const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1);
-  return Math.sqrt(variance / values.length);
 }

@@ -26,6 +26,14 @@ export function medianSe(values: readonly number[]): number {
   return (1.2533 * mad(values)) / Math.sqrt(values.length);
 }
 
+/** Standard error of the mean of `values`; 0 for fewer than two. */
+export function meanSe(values: readonly number[]): number {
+  if (values.length < 2) return 0;
+  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
+  const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1);
+  return Math.sqrt(variance / values.length);
+}
+
 /** This process's cumulative CPU (user + system), in µs. */
 export function cpuNow(): number {
   const usage = process.cpuUsage();
