@@ -4,7 +4,16 @@ import { DBSQLClient } from '../../../lib';
 import { Emulator, startEmulator } from '../../../lib/emulator';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
 import { MultiTokenProxy } from '../../support/authProxy';
-import { connectClient, driverLog, rejectionOf, runQuery, sleep, waitFor } from '../../support/harness';
+import {
+  connectClient,
+  driverLog,
+  rejectionOf,
+  runQuery,
+  sleep,
+  statementLogs,
+  waitFor,
+  waitForStatementLogs,
+} from '../../support/harness';
 import { validateUpload } from '../../support/wireFormat';
 
 interface UploadBody {
@@ -88,6 +97,27 @@ describe('client e2e: feature flag, shared clients and credentials', () => {
     for (const id of sessionIds) {
       expect(sent).to.include(id);
     }
+  });
+
+  it('keeps uploading for the connections left after the one that made the shared client closes', async () => {
+    const provider = new TelemetryClientProvider();
+    const options = { telemetryFlushIntervalMs: 50 };
+    const first = await connectClient(emulator, { provider, options });
+    clients.push(first);
+    const firstSession = await first.openSession();
+    const { operation: before } = await runQuery(firstSession, 'SELECT 1');
+    const second = await connectClient(emulator, { provider, options });
+    clients.push(second);
+    const secondSession = await second.openSession();
+    await first.close();
+    const { operation: after } = await runQuery(secondSession, 'SELECT 2');
+    // Uploaded while the second connection is still open: the flush timer, not a close, sends it.
+    const logs = await waitForStatementLogs(emulator, after.id);
+    expect(logs).to.have.length(1);
+    expect(logs[0].session_id).to.equal(secondSession.id);
+    await second.close();
+    expect(statementLogs(emulator, before.id), 'the first connection statement, once').to.have.length(1);
+    expect(statementLogs(emulator, after.id), 'the second connection statement, once').to.have.length(1);
   });
 
   it('two tokens on one host never share a client: each upload carries the token of its sessions', async () => {
