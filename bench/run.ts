@@ -15,6 +15,7 @@ import type { ExitChildSpec } from './children/exitChild';
 import type { PairedOutput, PairedSpec } from './children/pairedOnOff';
 import type { ProfileShare } from './children/profileOn';
 import type { OutageResult } from './children/outage';
+import type { UploadCostResult, UploadCostSpec } from './children/uploadCost';
 import { runHotPath } from './hotPath';
 import { cleanEnv } from './support/clients';
 import { EmulatorProcess, RequestCounts } from './support/emulatorProcess';
@@ -247,15 +248,19 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
     await Promise.all([off.stop(), plain.stop()]);
   }
   // With the A/B workers gone: nothing else of ours holds a connection or a timer.
-  await pairedStatements(emulator);
+  const columnsOffMicros = await pairedStatements(emulator);
+  await uploadCost(emulator, columnsOffMicros);
   await profileShares(emulator, ratioByFormat);
 }
 
 /** Processes the paired figures are spread over: one process's JIT and heap layout move its median by several µs. */
 const PAIRED_PROCESSES = QUICK ? 1 : 3;
 
-/** The tight figure: on and off statements paired one by one, in each of a few processes (see pairedOnOff.ts). */
-async function pairedStatements(emulator: EmulatorProcess): Promise<void> {
+/**
+ * The tight figure: on and off statements paired one by one, in each of a few processes (see
+ * pairedOnOff.ts). Returns the CPU of a telemetry-off columns statement, in µs.
+ */
+async function pairedStatements(emulator: EmulatorProcess): Promise<number> {
   progress(`overhead: statements paired one by one, telemetry on and off, in ${processCount(PAIRED_PROCESSES)}`);
   const perProcess = (pairs: number) => Math.ceil(pairs / PAIRED_PROCESSES);
   const spec: PairedSpec = {
@@ -296,6 +301,28 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<void> {
     `floor: forwarding hooks alone - plain driver, per statement, columns (median of ${floor.pairs} pairs in ${processCount(floor.processes)})`,
     `none (0.5 % = ${budget.toFixed(1)} µs)`,
     `${signed(floor.medianDiffMicros)} ± ${floor.diffSeMicros.toFixed(1)} µs of ${floor.medianOffMicros.toFixed(0)} µs: ${floor.ratio.toFixed(4)} (per process ${perProcessMedians(floor)})`,
+  );
+  return telemetry.find((result) => result.format === 'columns')!.medianOffMicros;
+}
+
+/** Not a target: what uploading costs per statement, the part of telemetry's cost the paired figure leaves out. */
+async function uploadCost(emulator: EmulatorProcess, columnsOffMicros: number): Promise<void> {
+  progress('overhead: upload cost per statement log');
+  const spec: UploadCostSpec = {
+    endpoint: emulator.endpoint,
+    batchSize: DEFAULT_TELEMETRY_CONFIG.batchSize,
+    warmup: QUICK ? 5 : 30,
+    rounds: QUICK ? 3 : 7,
+    exportsPerRound: QUICK ? 10 : 50,
+  };
+  const result = await runJsonChild<UploadCostResult>('uploadCost.ts', [JSON.stringify(spec)], []);
+  await emulator.clearTelemetry();
+  results.uploadCost = result;
+  record(
+    'Overhead',
+    `upload: client CPU per statement log, in exports of ${result.batchSize} to the emulator (median of ${spec.rounds} rounds of ${spec.exportsPerRound})`,
+    'none (the A/B counts it)',
+    `${result.microsPerLog.toFixed(2)} µs per log of ${result.bytesPerLog} bytes: ${((result.microsPerLog / columnsOffMicros) * 100).toFixed(2)} % of a columns SELECT 1 (${(result.microsPerExport / 1000).toFixed(2)} ms per export)`,
   );
 }
 
