@@ -43,7 +43,8 @@ describe('client e2e: circuit breaker, close and failing telemetry', () => {
         telemetryBackoffBaseMs: 1,
         telemetryBackoffMaxMs: 5,
         telemetryCircuitBreakerThreshold: threshold,
-        telemetryCircuitBreakerTimeoutMs: 300,
+        // Long enough that a slow machine's eight queries end before the breaker lets a trial through.
+        telemetryCircuitBreakerTimeoutMs: 1000,
         telemetryCircuitBreakerSuccessThreshold: 1,
       },
     });
@@ -62,7 +63,8 @@ describe('client e2e: circuit breaker, close and failing telemetry', () => {
     expect(failed, 'upload attempts while the endpoint fails').to.be.at.least(1).and.at.most(threshold);
 
     emulator.faults.clear('telemetry');
-    await sleep(350);
+    // The breaker opened on the first failed export, before the count above: its timeout is over after this.
+    await sleep(1100);
     const { operation } = await runQuery(session, 'SELECT 42');
     const logs = await waitFor(() => statementLogs(emulator, operation.id), 1000);
     expect(logs, 'uploads resume after the breaker timeout').to.have.length(1);
