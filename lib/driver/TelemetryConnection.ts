@@ -58,9 +58,6 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   private agent?: Agent;
 
-  /** The agent's requests are watched (from the first CloudFetch link on). */
-  private watching = false;
-
   private closed = false;
 
   /** Set once the shared client is released: later logs have nowhere to go. */
@@ -94,8 +91,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
    * subscriber, Node publishes every request of the process on the channel.
    */
   private watchDownloads(): void {
-    if (this.agent && !this.closed && !this.watching) {
-      this.watching = true;
+    if (this.agent && !this.closed) {
       watchAgent(this.agent, (request) => this.observer.links.observeRequest(request));
     }
   }
@@ -187,7 +183,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.closed = true;
     untrackForExit(this);
     try {
-      if (this.agent && this.watching) {
+      if (this.agent) {
+        // A no-op for an agent never watched (no CloudFetch link came).
         unwatchAgent(this.agent);
       }
       this.observer.completeAll(Date.now());
