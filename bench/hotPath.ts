@@ -8,7 +8,7 @@ import MetricsAggregator from '../lib/telemetry/MetricsAggregator';
 import TelemetryEventEmitter from '../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryLog } from '../lib/telemetry/types';
 import { serializeProtoLog, uploadBody } from '../lib/telemetry/wire/serializer';
-import { engineContext, SESSION_ID, statementIds, USER_AGENT } from './support/engine';
+import { aggregatedLogs, engineContext, SESSION_ID, statementIds, USER_AGENT } from './support/engine';
 import { progress } from './support/log';
 import { cpuMicros, median } from './support/stats';
 
@@ -88,18 +88,8 @@ function measureStatements(iterations: number, serialize: boolean): { micros: nu
 
 /** Distinct logs (ids, timestamps) as the aggregator makes them: serializing one log over and over flatters it. */
 function sampleLogs(count: number): TelemetryLog[] {
-  const { emitter, aggregator, last } = buildPipeline();
-  const ids = statementIds(count, 7);
-  const logs: TelemetryLog[] = [];
   const now = Date.now();
-  for (let i = 0; i < count; i += 1) {
-    statementEvents(emitter, ids[i], now + i * 13);
-    const log = last();
-    if (!log) throw new Error('hot path: the aggregator produced no log');
-    logs.push(log);
-  }
-  aggregator.close();
-  return logs;
+  return aggregatedLogs(statementIds(count, 7), (emitter, statementId, i) => statementEvents(emitter, statementId, now + i * 13));
 }
 
 function measureSerialize(iterations: number): number {

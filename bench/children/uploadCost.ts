@@ -10,14 +10,12 @@ import https from 'https';
 import { readFileSync } from 'fs';
 import CircuitBreaker from '../../lib/telemetry/CircuitBreaker';
 import DatabricksTelemetryExporter from '../../lib/telemetry/DatabricksTelemetryExporter';
-import MetricsAggregator from '../../lib/telemetry/MetricsAggregator';
-import TelemetryEventEmitter from '../../lib/telemetry/TelemetryEventEmitter';
+import type TelemetryEventEmitter from '../../lib/telemetry/TelemetryEventEmitter';
 import type ITelemetryContext from '../../lib/telemetry/contracts/ITelemetryContext';
 import type TelemetryTarget from '../../lib/telemetry/contracts/TelemetryTarget';
-import { TelemetryLog } from '../../lib/telemetry/types';
 import { serializeProtoLog } from '../../lib/telemetry/wire/serializer';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
-import { engineContext, SESSION_ID, statementIds, USER_AGENT } from '../support/engine';
+import { aggregatedLogs, engineContext, SESSION_ID, statementIds, USER_AGENT } from '../support/engine';
 import { cpuMicros, median } from '../support/stats';
 
 export interface UploadCostSpec {
@@ -40,28 +38,20 @@ export interface UploadCostResult {
   logsDelivered: number;
 }
 
-/** Statement logs as the aggregator makes them for a columns `SELECT 1`, each with its own id. */
-function statementLogs(context: ITelemetryContext, count: number): TelemetryLog[] {
-  const emitter = new TelemetryEventEmitter(context);
-  const logs: TelemetryLog[] = [];
-  const aggregator = new MetricsAggregator(context, emitter, { enqueue: (log) => logs.push(log) });
-  const now = Date.now();
-  for (const statementId of statementIds(count, 3)) {
-    emitter.emitStatementStart({ statementId, sessionId: SESSION_ID, timestamp: now, statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
-    emitter.emitStatementComplete({
-      statementId,
-      sessionId: SESSION_ID,
-      timestamp: now + 3,
-      latencyMs: 3,
-      executionResult: 'COLUMNAR_INLINE',
-      isCompressed: false,
-      pollCount: 0,
-      pollLatencyMs: 0,
-      retryCount: 0,
-    });
-  }
-  aggregator.close();
-  return logs;
+/** A columns `SELECT 1`'s events, as the driver adapter emits them. */
+function columnsStatement(emitter: TelemetryEventEmitter, statementId: string, now: number): void {
+  emitter.emitStatementStart({ statementId, sessionId: SESSION_ID, timestamp: now, statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+  emitter.emitStatementComplete({
+    statementId,
+    sessionId: SESSION_ID,
+    timestamp: now + 3,
+    latencyMs: 3,
+    executionResult: 'COLUMNAR_INLINE',
+    isCompressed: false,
+    pollCount: 0,
+    pollLatencyMs: 0,
+    retryCount: 0,
+  });
 }
 
 async function main(): Promise<void> {
@@ -80,7 +70,8 @@ async function main(): Promise<void> {
     getAuthHeaders: async () => ({ Authorization: `Bearer ${endpoint.token}` }),
   };
   const exporter = new DatabricksTelemetryExporter(context, target, new CircuitBreaker(context, `${endpoint.host}:${endpoint.port}`));
-  const logs = statementLogs(context, spec.batchSize);
+  const now = Date.now();
+  const logs = aggregatedLogs(statementIds(spec.batchSize, 3), (emitter, statementId) => columnsStatement(emitter, statementId, now));
   // Telemetry's sockets never hold the process (httpRequest unrefs them), and nothing else here does.
   const keepAlive = setInterval(() => undefined, 1000);
   for (let i = 0; i < spec.warmup; i += 1) await exporter.export(logs);

@@ -1,6 +1,8 @@
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import type ITelemetryContext from '../../lib/telemetry/contracts/ITelemetryContext';
-import { DEFAULT_TELEMETRY_CONFIG, TelemetryConfiguration } from '../../lib/telemetry/types';
+import MetricsAggregator from '../../lib/telemetry/MetricsAggregator';
+import TelemetryEventEmitter from '../../lib/telemetry/TelemetryEventEmitter';
+import { DEFAULT_TELEMETRY_CONFIG, TelemetryConfiguration, TelemetryLog } from '../../lib/telemetry/types';
 
 /** A logger that drops everything, as an application logging at `error` would. */
 export const silentLogger: IDBSQLLogger = { log: () => undefined };
@@ -23,6 +25,26 @@ export function statementIds(count: number, seed = 0): string[] {
     ids.push(`01ef${hex.slice(0, 4)}-0000-4000-8000-${hex}`);
   }
   return ids;
+}
+
+/**
+ * The logs the real emitter and aggregator make, one per statement id: `emit` emits one
+ * statement's events for the id at `index`. Throws unless every statement made exactly one log.
+ */
+export function aggregatedLogs(
+  ids: readonly string[],
+  emit: (emitter: TelemetryEventEmitter, statementId: string, index: number) => void,
+): TelemetryLog[] {
+  const context = engineContext();
+  const emitter = new TelemetryEventEmitter(context);
+  const logs: TelemetryLog[] = [];
+  const aggregator = new MetricsAggregator(context, emitter, { enqueue: (log) => logs.push(log) });
+  ids.forEach((statementId, index) => emit(emitter, statementId, index));
+  aggregator.close();
+  if (logs.length !== ids.length) {
+    throw new Error(`bench: the aggregator made ${logs.length} logs for ${ids.length} statements`);
+  }
+  return logs;
 }
 
 export const SESSION_ID = '01ef0000-1111-4222-8333-444455556666';
