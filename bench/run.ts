@@ -265,7 +265,8 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<number> {
   const perProcess = (pairs: number) => Math.ceil(pairs / PAIRED_PROCESSES);
   const spec: PairedSpec = {
     endpoint: emulator.endpoint,
-    warmup: QUICK ? 50 : 1000,
+    jitWarmup: [SQL.columns, QUICK ? 50 : 3000],
+    warmup: QUICK ? 20 : 300,
     formats: {
       columns: [SQL.columns, perProcess(QUICK ? 200 : 3000)],
       arrow: [SQL.arrow, perProcess(QUICK ? 200 : 3000)],
