@@ -61,19 +61,31 @@ function hookClient(client: IThriftClient): void {
   }
 }
 
+interface OperationMethods {
+  close: AnyMethod;
+  cancel: AnyMethod;
+  fetchChunk: AnyMethod;
+  fetchAll: AnyMethod;
+}
+
+/** Each method read and set by name, as the adapter does (see observeOperation in sessionObserver.ts). */
 function hookOperation(operation: unknown): unknown {
-  const target = operation as Record<string, AnyMethod>;
-  for (const name of ['close', 'cancel']) {
-    const original = target[name];
-    target[name] = function hookedEnd(this: unknown, ...args: unknown[]) {
-      return original.apply(this, args).then(passThrough, rethrow);
-    };
-  }
-  for (const name of ['fetchChunk', 'fetchAll']) {
-    const original = target[name];
-    target[name] = function hookedFetch(this: unknown, ...args: unknown[]) {
-      return original.apply(this, args).then(undefined, rethrow);
-    };
-  }
+  const target = operation as OperationMethods;
+  target.close = hookedEnd(target.close);
+  target.cancel = hookedEnd(target.cancel);
+  target.fetchChunk = hookedFetch(target.fetchChunk);
+  target.fetchAll = hookedFetch(target.fetchAll);
   return operation;
+}
+
+function hookedEnd(original: AnyMethod): AnyMethod {
+  return function hookedOperationEnd(this: unknown, ...args: unknown[]) {
+    return original.apply(this, args).then(passThrough, rethrow);
+  };
+}
+
+function hookedFetch(original: AnyMethod): AnyMethod {
+  return function hookedFetchCall(this: unknown, ...args: unknown[]) {
+    return original.apply(this, args).then(undefined, rethrow);
+  };
 }

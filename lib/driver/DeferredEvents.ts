@@ -1,6 +1,7 @@
 import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 
-type EventMethod = keyof TelemetryEventSink;
+/** One of the emitter's methods, called with the emitter as `this`. */
+type EmitterMethod = (this: TelemetryEventSink, fields: never) => void;
 
 /** Held events that make a batch go out at once. */
 const MAX_HELD = 256;
@@ -19,7 +20,7 @@ const HOLD_MS = 100;
  * handled now (a session or the connection closing, the process exiting).
  */
 export default class DeferredEvents implements TelemetryEventSink {
-  /** Method and fields, alternately: no tuple per event. */
+  /** Emitter method and fields, alternately: no tuple per event, and no look-up by name per event. */
   private held: unknown[] = [];
 
   private timer?: NodeJS.Timeout;
@@ -29,23 +30,23 @@ export default class DeferredEvents implements TelemetryEventSink {
   constructor(private readonly emitter: TelemetryEventSink) {}
 
   emitConnectionOpen(fields: Parameters<TelemetryEventSink['emitConnectionOpen']>[0]): void {
-    this.hold('emitConnectionOpen', fields);
+    this.hold(this.emitter.emitConnectionOpen, fields);
   }
 
   emitStatementStart(fields: Parameters<TelemetryEventSink['emitStatementStart']>[0]): void {
-    this.hold('emitStatementStart', fields);
+    this.hold(this.emitter.emitStatementStart, fields);
   }
 
   emitStatementComplete(fields: Parameters<TelemetryEventSink['emitStatementComplete']>[0]): void {
-    this.hold('emitStatementComplete', fields);
+    this.hold(this.emitter.emitStatementComplete, fields);
   }
 
   emitCloudFetchChunk(fields: Parameters<TelemetryEventSink['emitCloudFetchChunk']>[0]): void {
-    this.hold('emitCloudFetchChunk', fields);
+    this.hold(this.emitter.emitCloudFetchChunk, fields);
   }
 
   emitError(fields: Parameters<TelemetryEventSink['emitError']>[0]): void {
-    this.hold('emitError', fields);
+    this.hold(this.emitter.emitError, fields);
   }
 
   /** True while events wait for delivery. */
@@ -63,7 +64,7 @@ export default class DeferredEvents implements TelemetryEventSink {
     this.held = [];
     for (let i = 0; i < held.length; i += 2) {
       // The emitter's methods never throw.
-      (this.emitter[held[i] as EventMethod] as (fields: unknown) => void)(held[i + 1]);
+      (held[i] as EmitterMethod).call(this.emitter, held[i + 1] as never);
     }
   }
 
@@ -73,9 +74,9 @@ export default class DeferredEvents implements TelemetryEventSink {
     this.deliver();
   }
 
-  private hold(method: EventMethod, fields: { timestamp?: number } | undefined): void {
+  private hold(method: EmitterMethod, fields: { timestamp?: number } | undefined): void {
     if (this.closed) {
-      (this.emitter[method] as (fields: unknown) => void)(fields);
+      method.call(this.emitter, fields as never);
       return;
     }
     // Stamped now, not at delivery: the emitter would stamp it with its own time. Bad input is

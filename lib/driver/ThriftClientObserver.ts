@@ -1,6 +1,7 @@
 import { LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
+import { OperationType } from '../telemetry/types';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import OperationObservation from './OperationObservation';
 import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
@@ -154,20 +155,32 @@ export default class ThriftClientObserver {
    * after the slot's observer has read it. Called as the driver calls it: on the client, with a callback.
    */
   private static observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
+    // Looked up once here, not by name at every call.
+    const startsOperation: OperationType | undefined = OPERATION_STARTING_RPCS[name];
     return function observed(this: unknown, request: unknown, callback?: Callback) {
       if (typeof callback !== 'function') {
         return original.call(this, request, callback);
       }
       const startedAt = Date.now();
       return original.call(this, request, (error: unknown, response: unknown) => {
-        slot.observer.observe(name, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+        slot.observer.observe(name, startsOperation, request as ThriftStruct, error, response as ThriftStruct, startedAt);
         callback(error, response);
       });
     };
   }
 
-  /** Reads one RPC's request and outcome, from the client's callback. Never throws. */
-  private observe(name: string, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+  /**
+   * Reads one RPC's request and outcome, from the client's callback. `startsOperation`: the
+   * operation type, for an RPC that starts an operation. Never throws.
+   */
+  private observe(
+    name: string,
+    startsOperation: OperationType | undefined,
+    request: ThriftStruct,
+    error: unknown,
+    response: ThriftStruct,
+    startedAt: number,
+  ): void {
     try {
       const now = Date.now();
       if (error !== null && error !== undefined) {
@@ -177,8 +190,8 @@ export default class ThriftClientObserver {
       if (response === null || typeof response !== 'object') {
         return;
       }
-      if (name in OPERATION_STARTING_RPCS) {
-        this.observeOperationStart(name, request, response, startedAt, now);
+      if (startsOperation !== undefined) {
+        this.observeOperationStart(name, startsOperation, request, response, startedAt, now);
         return;
       }
       const observation = this.operations.get(guidToUuid(request?.operationHandle?.operationId?.guid) ?? '');
@@ -209,6 +222,7 @@ export default class ThriftClientObserver {
 
   private observeOperationStart(
     name: string,
+    operationType: OperationType,
     request: ThriftStruct,
     response: ThriftStruct,
     startedAt: number,
@@ -243,7 +257,7 @@ export default class ThriftClientObserver {
       sessionId,
       timestamp: startedAt,
       statementType: name === 'ExecuteStatement' ? 'QUERY' : 'METADATA',
-      operationType: OPERATION_STARTING_RPCS[name],
+      operationType,
     });
     if (isErrorStatus(response.status)) {
       this.emitStatementError(observation, response.status.sqlState, 'StatusError');

@@ -59,33 +59,55 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
   return session;
 }
 
+/** The operation methods the adapter wraps, as the wrappers see them. */
+interface OperationMethods {
+  close: AnyMethod;
+  cancel: AnyMethod;
+  fetchChunk: AnyMethod;
+  fetchAll: AnyMethod;
+}
+
+/**
+ * Runs once per statement, so each method is read and set by name: a loop over method names
+ * makes every read and store a keyed, megamorphic one that V8 resolves in its runtime.
+ */
 function observeOperation(operation: IOperation, sink: SessionObserverSink, calledAt: number): void {
-  const target = operation as unknown as Record<string, AnyMethod>;
+  const target = operation as unknown as OperationMethods;
   // Read once: the driver's getter formats the GUID again on every read.
   const statementId = operation.id;
   sink.observer.setStartTime(statementId, calledAt);
   const complete = () => sink.observer.completeStatement(statementId, Date.now());
   const failed = (error: unknown) =>
     sink.events.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
-  for (const name of ['close', 'cancel']) {
-    const original = target[name];
-    if (typeof original === 'function') {
-      target[name] = function observedOperationEnd(this: unknown, ...args: unknown[]) {
-        return settled(call(original, this, args), complete);
-      };
-    }
+  if (typeof target.close === 'function') {
+    target.close = observedEnd(target.close, complete);
   }
-  for (const name of ['fetchChunk', 'fetchAll']) {
-    const original = target[name];
-    if (typeof original === 'function') {
-      target[name] = function observedFetch(this: unknown, ...args: unknown[]) {
-        return call(original, this, args).then(undefined, (error: unknown) => {
-          quietly(() => failed(error));
-          throw error;
-        });
-      };
-    }
+  if (typeof target.cancel === 'function') {
+    target.cancel = observedEnd(target.cancel, complete);
   }
+  if (typeof target.fetchChunk === 'function') {
+    target.fetchChunk = observedFetch(target.fetchChunk, failed);
+  }
+  if (typeof target.fetchAll === 'function') {
+    target.fetchAll = observedFetch(target.fetchAll, failed);
+  }
+}
+
+/** `close` or `cancel`: the statement is complete once the driver's call settles, either way. */
+function observedEnd(original: AnyMethod, complete: () => void): AnyMethod {
+  return function observedOperationEnd(this: unknown, ...args: unknown[]) {
+    return settled(call(original, this, args), complete);
+  };
+}
+
+/** `fetchChunk` or `fetchAll`: what they throw is reported, and thrown on unchanged. */
+function observedFetch(original: AnyMethod, failed: (error: unknown) => void): AnyMethod {
+  return function observedFetchCall(this: unknown, ...args: unknown[]) {
+    return call(original, this, args).then(undefined, (error: unknown) => {
+      quietly(() => failed(error));
+      throw error;
+    });
+  };
 }
 
 /** The method's result as a promise; a synchronous throw becomes a rejection, as from an async method. */
