@@ -13,6 +13,7 @@ import type { OpenSessionRequest } from '@databricks/sql/dist/contracts/IDBSQLCl
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IThriftClient from '@databricks/sql/dist/contracts/IThriftClient';
 import { OBSERVED_RPCS } from '../../lib/driver/thriftMappings';
+import type { OperationMethods } from '../../lib/driver/sessionObserver';
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 type Callback = (error: unknown, response: unknown) => void;
@@ -59,13 +60,6 @@ function hookClient(client: IThriftClient): void {
       return rpc.call(this, request, (error: unknown, response: unknown) => callback?.(error, response));
     };
   }
-}
-
-interface OperationMethods {
-  close: AnyMethod;
-  cancel: AnyMethod;
-  fetchChunk: AnyMethod;
-  fetchAll: AnyMethod;
 }
 
 /** Each method read and set by name, as the adapter does (see observeOperation in sessionObserver.ts). */
