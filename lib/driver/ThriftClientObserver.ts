@@ -191,7 +191,7 @@ export default class ThriftClientObserver {
         return;
       }
       if (startsOperation !== undefined) {
-        this.observeOperationStart(name, startsOperation, request, response, startedAt, now);
+        this.observeOperationStart(startsOperation, request, response, startedAt, now);
         return;
       }
       const observation = this.operations.get(guidToUuid(request?.operationHandle?.operationId?.guid) ?? '');
@@ -221,7 +221,6 @@ export default class ThriftClientObserver {
   }
 
   private observeOperationStart(
-    name: string,
     operationType: OperationType,
     request: ThriftStruct,
     response: ThriftStruct,
@@ -256,7 +255,7 @@ export default class ThriftClientObserver {
       statementId,
       sessionId,
       timestamp: startedAt,
-      statementType: name === 'ExecuteStatement' ? 'QUERY' : 'METADATA',
+      statementType: operationType === 'EXECUTE_STATEMENT' ? 'QUERY' : 'METADATA',
       operationType,
     });
     if (isErrorStatus(response.status)) {
