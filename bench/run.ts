@@ -248,8 +248,8 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
     await Promise.all([off.stop(), plain.stop()]);
   }
   // With the A/B workers gone: nothing else of ours holds a connection or a timer.
-  const columnsOffMicros = await pairedStatements(emulator);
-  await uploadCost(emulator, columnsOffMicros);
+  const columns = await pairedStatements(emulator);
+  await uploadCost(emulator, columns);
   await profileShares(emulator, ratioByFormat);
 }
 
@@ -258,9 +258,9 @@ const PAIRED_PROCESSES = QUICK ? 1 : 3;
 
 /**
  * The tight figure: on and off statements paired one by one, in each of a few processes (see
- * pairedOnOff.ts). Returns the CPU of a telemetry-off columns statement, in µs.
+ * pairedOnOff.ts). Returns the columns figure.
  */
-async function pairedStatements(emulator: EmulatorProcess): Promise<number> {
+async function pairedStatements(emulator: EmulatorProcess): Promise<PairedResult> {
   progress(`overhead: statements paired one by one, telemetry on and off, in ${processCount(PAIRED_PROCESSES)}`);
   const perProcess = (pairs: number) => Math.ceil(pairs / PAIRED_PROCESSES);
   const spec: PairedSpec = {
@@ -303,27 +303,49 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<number> {
     `none (0.5 % = ${budget.toFixed(1)} µs)`,
     `${signed(floor.medianDiffMicros)} ± ${floor.diffSeMicros.toFixed(1)} µs of ${floor.medianOffMicros.toFixed(0)} µs: ${floor.ratio.toFixed(4)} (per process ${perProcessMedians(floor)})`,
   );
-  return telemetry.find((result) => result.format === 'columns')!.medianOffMicros;
+  return telemetry.find((result) => result.format === 'columns')!;
 }
 
-/** Not a target: what uploading costs per statement, the part of telemetry's cost the paired figure leaves out. */
-async function uploadCost(emulator: EmulatorProcess, columnsOffMicros: number): Promise<void> {
-  progress('overhead: upload cost per statement log');
+/**
+ * Not a target: what uploading costs per statement, the part of telemetry's cost the paired figure
+ * leaves out, beside what Node's own HTTPS costs to send the same bytes (the floor for any
+ * uploader at this batch size).
+ */
+async function uploadCost(emulator: EmulatorProcess, columns: PairedResult): Promise<void> {
+  const columnsOffMicros = columns.medianOffMicros;
+  progress('overhead: upload cost per statement log, exporter and bare transport in alternating blocks');
   const spec: UploadCostSpec = {
     endpoint: emulator.endpoint,
     batchSize: DEFAULT_TELEMETRY_CONFIG.batchSize,
     warmup: QUICK ? 5 : 30,
-    rounds: QUICK ? 3 : 7,
-    exportsPerRound: QUICK ? 10 : 50,
+    blocks: QUICK ? 4 : 40,
+    exportsPerBlock: 10,
   };
   const result = await runJsonChild<UploadCostResult>('uploadCost.ts', [JSON.stringify(spec)], []);
   await emulator.clearTelemetry();
   results.uploadCost = result;
+  const share = (micros: number) => `${((micros / columnsOffMicros) * 100).toFixed(2)} % of a columns SELECT 1`;
+  const sampling = `median of ${result.blocks} blocks of ${result.exportsPerBlock} exports of ${result.batchSize}`;
   record(
     'Overhead',
-    `upload: client CPU per statement log, in exports of ${result.batchSize} to the emulator (median of ${spec.rounds} rounds of ${spec.exportsPerRound})`,
+    `upload: client CPU per statement log, the exporter to the emulator (${sampling})`,
     'none (the A/B counts it)',
-    `${result.microsPerLog.toFixed(2)} µs per log of ${result.bytesPerLog} bytes: ${((result.microsPerLog / columnsOffMicros) * 100).toFixed(2)} % of a columns SELECT 1 (${(result.microsPerExport / 1000).toFixed(2)} ms per export)`,
+    `${result.microsPerLog.toFixed(2)} µs per log of ${result.bytesPerLog} bytes: ${share(result.microsPerLog)}; ` +
+      `${signed(result.exporterOverTransportMicrosPerLog)} ± ${result.exporterOverTransportSe.toFixed(2)} µs over the transport below (serializing, deadlines, response)`,
+  );
+  record(
+    'Overhead',
+    `upload floor: Node's https.request of the same ${(result.bodyBytes / 1024).toFixed(0)} KB body, built once, per log (${sampling})`,
+    `none (0.5 % = ${(0.005 * columnsOffMicros).toFixed(1)} µs)`,
+    `${result.transportMicrosPerLog.toFixed(2)} µs per log: ${share(result.transportMicrosPerLog)}`,
+  );
+  // One log per statement: the paired difference plus one log's upload is all telemetry costs a statement.
+  const whole = columns.medianDiffMicros + result.microsPerLog;
+  record(
+    'Overhead',
+    'whole cost per columns SELECT 1: paired on - off + one log\'s upload',
+    'none (the A/B and paired rows carry the targets)',
+    `${signed(whole)} ± ${columns.diffSeMicros.toFixed(1)} µs: ${share(whole)}, of which the upload floor ${share(result.transportMicrosPerLog)}`,
   );
 }
 
