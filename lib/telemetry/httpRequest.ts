@@ -97,6 +97,12 @@ export default async function httpRequest(context: ITelemetryContext, request: H
       }
     };
     const fail = (error: Error) => settle(() => reject(error));
+    // 'close' follows every exchange, a successful one too: the error is made only when it is needed.
+    const failOnClose = (message: string) => () => {
+      if (!settled) {
+        fail(new Error(message));
+      }
+    };
 
     const req = https.request(request.url, options, (res) => {
       const chunks: Buffer[] = [];
@@ -122,7 +128,7 @@ export default async function httpRequest(context: ITelemetryContext, request: H
         );
       });
       res.on('error', fail);
-      res.on('close', () => fail(new Error('telemetry response cut off')));
+      res.on('close', failOnClose('telemetry response cut off'));
     });
     const timer = setTimeout(() => req.destroy(namedError('TimeoutError', 'telemetry request timed out')), request.timeoutMs);
     timer.unref();
@@ -130,7 +136,7 @@ export default async function httpRequest(context: ITelemetryContext, request: H
     signal?.addEventListener('abort', onAbort);
     req.on('socket', (socket) => socket.unref());
     req.on('error', fail);
-    req.on('close', () => fail(new Error('telemetry request closed without a response')));
+    req.on('close', failOnClose('telemetry request closed without a response'));
     req.end(request.body);
   });
 }

@@ -121,6 +121,29 @@ describe('httpRequest', () => {
     expect((error as Error).name).to.equal('TimeoutError');
   });
 
+  it('rejects at once, well before the timeout, when the server drops the connection mid-body', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'Content-Length': '100' });
+      res.write('{"numProto', () => res.socket?.destroy());
+    };
+    const started = Date.now();
+    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/cut`, headers: {}, timeoutMs: 5000 }).catch((e: Error) => e);
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).name).to.not.equal('TimeoutError');
+    expect(Date.now() - started).to.be.below(2000);
+  });
+
+  it('rejects at once when the server closes the connection without answering', async () => {
+    handler = (req) => req.socket.destroy();
+    const started = Date.now();
+    const error = await httpRequest(context, { method: 'POST', url: `${baseUrl}/drop`, headers: {}, body: '{}', timeoutMs: 5000 }).catch(
+      (e: Error) => e,
+    );
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).name).to.not.equal('TimeoutError');
+    expect(Date.now() - started).to.be.below(2000);
+  });
+
   it("leaves nothing attached to the caller's long-lived signal once requests settle", async () => {
     handler = (_req, res) => res.end('{}');
     const shutdown = new AbortController();
