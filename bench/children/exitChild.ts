@@ -1,13 +1,13 @@
 /**
  * One short-lived application for the close-and-exit figures: connect, open a session, run a few
- * statements, optionally close everything (timing `client.close()`), print `DONE <epoch ms>` as its
+ * statements, optionally close everything (timing `client.close()`), print `DONE <monotonic ms>` as its
  * last line of work, then simply return and let Node exit. The parent times DONE -> exit.
  * Argument: a JSON `ExitChildSpec`.
  */
-import { performance } from 'perf_hooks';
 import { ClientKind, connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import type { TelemetryOptions } from '../../lib';
+import { monotonicMs } from '../support/clock';
 
 export interface ExitChildSpec {
   kind: ClientKind;
@@ -24,8 +24,6 @@ export interface ExitChildSpec {
   holdOpen?: boolean;
 }
 
-const now = () => performance.timeOrigin + performance.now();
-
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ExitChildSpec;
   const hold = spec.holdOpen ? setInterval(() => undefined, 1000) : undefined;
@@ -39,14 +37,14 @@ async function main(): Promise<void> {
   }
   if (spec.close) {
     await session.close();
-    const started = now();
+    const started = monotonicMs();
     // If the process exits while close() is pending, this is the last line the parent sees.
     process.stdout.write(`CLOSING ${started}\n`);
     await client.close();
-    process.stdout.write(`CLOSE ${now() - started}\n`);
+    process.stdout.write(`CLOSE ${monotonicMs() - started}\n`);
   }
   clearInterval(hold);
-  process.stdout.write(`DONE ${now()}\n`);
+  process.stdout.write(`DONE ${monotonicMs()}\n`);
 }
 
 main().catch((error: unknown) => {

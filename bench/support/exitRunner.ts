@@ -1,9 +1,9 @@
 import { spawn } from 'child_process';
 import { join } from 'path';
-import { performance } from 'perf_hooks';
 import type { ExitChildSpec } from '../children/exitChild';
 import { cleanEnv } from './clients';
 import { CHILDREN, ROOT, tsNodeArgs } from './paths';
+import { monotonicMs } from './clock';
 
 export interface ExitRun {
   /** From the child's DONE line (its last line of work) to its exit, in ms. */
@@ -17,9 +17,7 @@ export interface ExitRun {
   code: number | null;
 }
 
-const now = () => performance.timeOrigin + performance.now();
-
-/** Runs one exitChild and times its exit on the same (epoch, sub-millisecond) clock it prints. */
+/** Runs one exitChild and times its exit on the same monotonic, sub-millisecond clock it prints. */
 export function runExitChild(spec: ExitChildSpec, killAfterMs = 30_000): Promise<ExitRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, tsNodeArgs(join(CHILDREN, 'exitChild.ts')).concat([JSON.stringify(spec)]), {
@@ -49,7 +47,7 @@ export function runExitChild(spec: ExitChildSpec, killAfterMs = 30_000): Promise
     const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     let exitAt = 0;
     child.once('exit', () => {
-      exitAt = now();
+      exitAt = monotonicMs();
     });
     // 'close' comes after the last stdout data; the exit time was taken at 'exit'.
     child.once('close', (code) => {
