@@ -109,10 +109,8 @@ async function main(): Promise<void> {
     Accept: 'application/json',
     'User-Agent': USER_AGENT,
   };
-  const body = uploadBody(
-    logs.map((log) => serializeProtoLog(log, USER_AGENT, false) as string),
-    now,
-  );
+  const entries = logs.map((log) => serializeProtoLog(log, USER_AGENT, false) as string);
+  const body = uploadBody(entries, now);
 
   const sides = {
     telemetry: () => exporter.export(logs),
@@ -154,7 +152,7 @@ async function main(): Promise<void> {
     transportMicrosPerLog: median(transport),
     exporterOverTransportMicrosPerLog: median(differences),
     exporterOverTransportSe: medianSe(differences),
-    bytesPerLog: (serializeProtoLog(logs[0], USER_AGENT, false) as string).length,
+    bytesPerLog: entries[0].length,
     bodyBytes: Buffer.byteLength(body),
     logsDelivered: stats.logsDelivered,
   };
