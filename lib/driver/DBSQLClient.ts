@@ -21,6 +21,9 @@ import {
 export type TelemetryClientOptions = ClientOptions & TelemetryOptions;
 export type TelemetryConnectionOptions = ConnectionOptions & TelemetryOptions;
 
+/** Drivers from 1.15 ask their client for a telemetry emitter at points inside their own code. */
+const DRIVER_REPORTS_EVENTS = typeof (DriverDBSQLClient.prototype as { getTelemetryEmitter?: unknown }).getTelemetryEmitter === 'function';
+
 type HeadersLike = Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
 
 /**
@@ -90,6 +93,18 @@ export default class DBSQLClient extends DriverDBSQLClient {
     return client;
   }
 
+  /**
+   * The driver's hook for its built-in telemetry, which stays off: while our telemetry runs, the
+   * driver's events go to this connection's receiver instead.
+   */
+  getTelemetryEmitter(): ReturnType<DriverDBSQLClient['getTelemetryEmitter']> {
+    return this.telemetry?.driverEvents as unknown as ReturnType<DriverDBSQLClient['getTelemetryEmitter']>;
+  }
+
+  getTelemetryAggregator(): ReturnType<DriverDBSQLClient['getTelemetryAggregator']> {
+    return this.telemetry?.driverEvents as unknown as ReturnType<DriverDBSQLClient['getTelemetryAggregator']>;
+  }
+
   async close(): Promise<void> {
     try {
       await super.close();
@@ -119,6 +134,7 @@ export default class DBSQLClient extends DriverDBSQLClient {
       authType: getAuthType(connectOptions),
       connectionParams: getConnectionParameters(connectOptions, this.getConfig()),
       provider: this.telemetryProvider,
+      driverReportsEvents: DRIVER_REPORTS_EVENTS,
       target: {
         host: normalizeHost(options.host),
         port: options.port ?? 443,

@@ -4,6 +4,8 @@ import { ExecutionResultFormat } from '../telemetry/types';
 export default interface OperationObservation {
   statementId: string;
   sessionId: string;
+  /** The operation handle of the starting RPC's response: the driver sends it with every later RPC. */
+  handle: object;
   /** When the application called the method that started it. */
   startTime: number;
   pollCount: number;

@@ -14,6 +14,7 @@ import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
 import { ConnectionParameters, TelemetryConfiguration, TelemetryLog } from '../telemetry/types';
 import { watchAgent, unwatchAgent } from './httpDiagnostics';
 import DeferredEvents from './DeferredEvents';
+import DriverEventReceiver from './DriverEventReceiver';
 import { getAuthType, getDriverConfiguration } from './connectionFacts';
 import { observeSession, SessionObserverSink } from './sessionObserver';
 import ThriftClientObserver from './ThriftClientObserver';
@@ -35,6 +36,12 @@ export interface TelemetryConnectionOptions {
   authType: ReturnType<typeof getAuthType>;
   connectionParams: ConnectionParameters;
   provider: TelemetryClientProvider;
+  /**
+   * The driver calls its client's telemetry emitter at points of its own (from 1.15): the
+   * connection then receives the driver's events there and sets nothing on its sessions and
+   * operations.
+   */
+  driverReportsEvents: boolean;
 }
 
 /**
@@ -51,6 +58,9 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   public readonly events: DeferredEvents;
 
   public readonly observer: ThriftClientObserver;
+
+  /** What the client hands the driver as its telemetry emitter and aggregator. */
+  public readonly driverEvents: DriverEventReceiver;
 
   private readonly aggregator: MetricsAggregator;
 
@@ -71,6 +81,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
     this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads());
+    this.driverEvents = new DriverEventReceiver(this);
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),
     });
@@ -158,7 +169,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       driverConfig: getDriverConfiguration(),
       connectionParams: this.options.connectionParams,
     });
-    return observeSession(session, this);
+    return this.options.driverReportsEvents ? session : observeSession(session, this);
   }
 
   /** A failed session open is reported without credentials or ids: the credentials may be what failed. */

@@ -30,6 +30,9 @@ interface ObserverSlot {
   observer: ThriftClientObserver;
 }
 
+/** Reads one kind of RPC's successful response: `now` is when it arrived. */
+type RpcReader = (observer: ThriftClientObserver, request: ThriftStruct, response: ThriftStruct, startedAt: number, now: number) => void;
+
 /**
  * Watches the Thrift RPCs of one connection through methods set on the driver's Thrift client:
  * operation starts, polls, result format, compression, result links, server error states and
@@ -37,7 +40,10 @@ interface ObserverSlot {
  * driver would have seen, at the same moment.
  */
 export default class ThriftClientObserver {
+  /** Open operations by statement id, and by the handle object the driver sends with their RPCs. */
   private readonly operations = new Map<string, OperationObservation>();
+
+  private readonly byHandle = new Map<object, OperationObservation>();
 
   private clientObserved = false;
 
@@ -115,6 +121,7 @@ export default class ThriftClientObserver {
       return;
     }
     this.operations.delete(statementId);
+    this.byHandle.delete(observation.handle);
     this.links.forget(statementId);
     const { startTime, readyAt, lastResultAt, chunksPresent } = observation;
     this.events.emitStatementComplete({
@@ -152,71 +159,96 @@ export default class ThriftClientObserver {
 
   /**
    * An RPC that hands its callback exactly what the driver would have seen, at the same moment,
-   * after the slot's observer has read it. Called as the driver calls it: on the client, with a callback.
+   * after the slot's observer has read it. Called as the driver calls it: on the
+   * client, with a callback.
    */
   private static observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
-    // Looked up once here, not by name at every call.
-    const startsOperation: OperationType | undefined = OPERATION_STARTING_RPCS[name];
+    const read = ThriftClientObserver.readerOf(name);
     return function observed(this: unknown, request: unknown, callback?: Callback) {
       if (typeof callback !== 'function') {
         return original.call(this, request, callback);
       }
       const startedAt = Date.now();
       return original.call(this, request, (error: unknown, response: unknown) => {
-        slot.observer.observe(name, startsOperation, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+        slot.observer.observe(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt);
         callback(error, response);
       });
     };
   }
 
-  /**
-   * Reads one RPC's request and outcome, from the client's callback. `startsOperation`: the
-   * operation type, for an RPC that starts an operation. Never throws.
-   */
-  private observe(
-    name: string,
-    startsOperation: OperationType | undefined,
-    request: ThriftStruct,
-    error: unknown,
-    response: ThriftStruct,
-    startedAt: number,
-  ): void {
+  /** The reader of each observed RPC: each reads one request and response type only. */
+  private static readerOf(name: string): RpcReader {
+    const operationType = OPERATION_STARTING_RPCS[name];
+    if (operationType !== undefined) {
+      return (observer, request, response, startedAt, now) =>
+        observer.observeOperationStart(operationType, request, response, startedAt, now);
+    }
+    switch (name) {
+      case 'GetOperationStatus':
+        return (observer, request, response, startedAt, now) => observer.observeStatus(request, response, startedAt, now);
+      case 'GetResultSetMetadata':
+        return (observer, request, response) => observer.observeResultMetadata(request, response);
+      default:
+        return (observer, request, response, _startedAt, now) => observer.observeResults(request, response, now);
+    }
+  }
+
+  /** One RPC's outcome, from the client's callback. Never throws. */
+  private observe(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
     try {
-      const now = Date.now();
       if (error !== null && error !== undefined) {
         this.observeFailure(request, error);
-        return;
-      }
-      if (response === null || typeof response !== 'object') {
-        return;
-      }
-      if (startsOperation !== undefined) {
-        this.observeOperationStart(startsOperation, request, response, startedAt, now);
-        return;
-      }
-      const observation = this.operations.get(guidToUuid(request?.operationHandle?.operationId?.guid) ?? '');
-      if (!observation) {
-        return;
-      }
-      if (isErrorStatus(response.status)) {
-        this.emitStatementError(observation, response.status.sqlState, 'StatusError');
-        return;
-      }
-      switch (name) {
-        case 'GetOperationStatus':
-          observation.pollCount += 1;
-          observation.pollLatencyMs += now - startedAt;
-          this.applyOperationStatus(observation, response, now);
-          break;
-        case 'GetResultSetMetadata':
-          this.applyResultMetadata(observation, response);
-          break;
-        default:
-          this.applyResults(observation, response.results, now);
-          break;
+      } else if (response !== null && typeof response === 'object') {
+        read(this, request, response, startedAt, Date.now());
       }
     } catch (failure) {
       this.logger.log(LogLevel.debug, `Telemetry: could not observe ${name}: ${(failure as Error)?.message}`);
+    }
+  }
+
+  /**
+   * The operation a request is for. The driver sends the handle object its operation was started
+   * with, so the handle itself finds it without formatting its GUID; the GUID's text is the
+   * fallback for a handle the driver rebuilt.
+   */
+  private operationOf(request: ThriftStruct): OperationObservation | undefined {
+    const handle = request?.operationHandle;
+    if (handle === null || typeof handle !== 'object') {
+      return undefined;
+    }
+    return this.byHandle.get(handle) ?? this.operations.get(guidToUuid(handle.operationId?.guid) ?? '');
+  }
+
+  /** The operation of a request whose response reports no error status; an error status ends it. */
+  private okOperationOf(request: ThriftStruct, response: ThriftStruct): OperationObservation | undefined {
+    const observation = this.operationOf(request);
+    if (observation !== undefined && isErrorStatus(response.status)) {
+      this.emitStatementError(observation, response.status.sqlState, 'StatusError');
+      return undefined;
+    }
+    return observation;
+  }
+
+  private observeStatus(request: ThriftStruct, response: ThriftStruct, startedAt: number, now: number): void {
+    const observation = this.okOperationOf(request, response);
+    if (observation !== undefined) {
+      observation.pollCount += 1;
+      observation.pollLatencyMs += now - startedAt;
+      this.applyOperationStatus(observation, response, now);
+    }
+  }
+
+  private observeResultMetadata(request: ThriftStruct, response: ThriftStruct): void {
+    const observation = this.okOperationOf(request, response);
+    if (observation !== undefined) {
+      this.applyResultMetadata(observation, response);
+    }
+  }
+
+  private observeResults(request: ThriftStruct, response: ThriftStruct, now: number): void {
+    const observation = this.okOperationOf(request, response);
+    if (observation !== undefined) {
+      this.applyResults(observation, response.results, now);
     }
   }
 
@@ -228,7 +260,8 @@ export default class ThriftClientObserver {
     now: number,
   ): void {
     const sessionId = this.sessionIdOf(request?.sessionHandle?.sessionId?.guid);
-    const statementId = guidToUuid(response.operationHandle?.operationId?.guid);
+    const handle = response.operationHandle;
+    const statementId = guidToUuid(handle?.operationId?.guid);
     if (!statementId || !sessionId) {
       if (isErrorStatus(response.status)) {
         this.events.emitError({ sessionId, errorName: sqlStateOr(response.status.sqlState, 'StatusError'), isTerminal: true });
@@ -238,6 +271,7 @@ export default class ThriftClientObserver {
     const observation: OperationObservation = {
       statementId,
       sessionId,
+      handle,
       startTime: startedAt,
       pollCount: 0,
       pollLatencyMs: 0,
@@ -251,6 +285,7 @@ export default class ThriftClientObserver {
       lastResultAt: undefined,
     };
     this.operations.set(statementId, observation);
+    this.byHandle.set(handle, observation);
     this.events.emitStatementStart({
       statementId,
       sessionId,
@@ -287,10 +322,9 @@ export default class ThriftClientObserver {
 
   private observeFailure(request: ThriftStruct, error: unknown): void {
     const errorName = ExceptionClassifier.safeErrorName(error);
-    const statementId = guidToUuid(request?.operationHandle?.operationId?.guid);
-    const observation = statementId ? this.operations.get(statementId) : undefined;
+    const observation = this.operationOf(request);
     if (observation) {
-      this.events.emitError({ statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
+      this.events.emitError({ statementId: observation.statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
       return;
     }
     // The driver has already retried what it retries: a failed RPC is final for the caller.

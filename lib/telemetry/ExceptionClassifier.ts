@@ -105,6 +105,15 @@ export default class ExceptionClassifier {
     return causes(error).some(isRetryableOne);
   }
 
+  /**
+   * An error name reported as text (`Status Error` becomes `StatusError`), fit to export; a name
+   * that is not one becomes `UnknownError`.
+   */
+  static safeName(name: unknown): string {
+    const compact = typeof name === 'string' ? name.replace(/\s+/g, '') : '';
+    return SAFE_NAME.test(compact) ? compact : 'UnknownError';
+  }
+
   /** The error's SQLSTATE or class name, fit to export; never any message text. */
   static safeErrorName(error: unknown): string {
     const sqlState = read(error, 'sqlState');

@@ -26,7 +26,7 @@ interface Fetched {
 }
 
 function observation(statementId: string): OperationObservation {
-  return { statementId, sessionId: 's', startTime: 0, pollCount: 0, pollLatencyMs: 0, chunksPresent: 0, retryCount: 0, settled: false };
+  return { statementId, sessionId: 's', handle: {}, startTime: 0, pollCount: 0, pollLatencyMs: 0, chunksPresent: 0, retryCount: 0, settled: false };
 }
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
