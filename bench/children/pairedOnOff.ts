@@ -14,12 +14,12 @@
  * our adapter observes it (bareHooks.ts), against the plain driver. Argument: JSON `PairedSpec`.
  * Prints one JSON line (`PairedOutput`): every pair's CPU times.
  */
-import { readFileSync } from 'fs';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import type { PairedSample } from '../support/pairing';
-import { cpuNow, round } from '../support/stats';
+import { mainThreadClock } from '../support/clock';
+import { round } from '../support/stats';
 
 export interface PairedSpec {
   endpoint: EmulatorEndpoint;
@@ -43,24 +43,6 @@ export interface PairedOutput {
   telemetry: PairedSample[];
   /** A: the hooks alone, recording nothing; B: the plain driver. */
   floor: PairedSample;
-}
-
-const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-
-/** CPU time of this process's main thread in µs (Linux), so helper threads' noise stays out. */
-function mainThreadMicros(): number {
-  return Number(readFileSync(SCHEDSTAT, 'latin1').split(' ')[0]) / 1000;
-}
-
-function pickClock(): [PairedSample['clock'], () => number] {
-  try {
-    if (Number.isFinite(mainThreadMicros())) {
-      return ['main thread', mainThreadMicros];
-    }
-  } catch {
-    // Not Linux: the whole process's CPU is noisier but means the same.
-  }
-  return ['process', cpuNow];
 }
 
 async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Promise<number> {
@@ -96,7 +78,7 @@ async function warm(sessions: IDBSQLSession[], sql: string, statements: number):
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as PairedSpec;
-  const [clock, cpu] = pickClock();
+  const [clock, cpu] = mainThreadClock();
   const clients = [
     await connect('on', spec.endpoint, { telemetry: {} }),
     await connect('off', spec.endpoint),

@@ -10,10 +10,11 @@ import type { EmulatorEndpoint } from './emulatorProcess';
 
 /**
  * `on`: our client with telemetry on; `off`: our client with `telemetryEnabled: false`;
- * `plain`: `@databricks/sql`'s own DBSQLClient with `telemetryEnabled: false`; `hooks`: the plain
- * client with forwarding hooks where our adapter observes the driver (see bareHooks.ts).
+ * `plain`: `@databricks/sql`'s own DBSQLClient with `telemetryEnabled: false`; `builtin`: the same
+ * client with its own telemetry on; `hooks`: the plain client with forwarding hooks where our
+ * adapter observes the driver (see bareHooks.ts).
  */
-export type ClientKind = 'on' | 'off' | 'plain' | 'hooks';
+export type ClientKind = 'on' | 'off' | 'plain' | 'builtin' | 'hooks';
 
 // One logger per process: each DBSQLLogger adds a process-wide exception listener.
 let logger: DBSQLLogger | undefined;
@@ -31,7 +32,7 @@ export interface BenchClientOptions {
 }
 
 export function createClient(kind: ClientKind, options: BenchClientOptions = {}): IDBSQLClient {
-  if (kind === 'plain') {
+  if (kind === 'plain' || kind === 'builtin') {
     return new PlainDBSQLClient({ logger: sharedLogger() });
   }
   if (kind === 'hooks') {
@@ -52,6 +53,9 @@ export function connectOptions(kind: ClientKind, endpoint: EmulatorEndpoint, opt
   };
   if (kind === 'on') {
     return { ...base, telemetryEnabled: true, ...options.telemetry };
+  }
+  if (kind === 'builtin') {
+    return { ...base, telemetryEnabled: true };
   }
   return { ...base, telemetryEnabled: false };
 }

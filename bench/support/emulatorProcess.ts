@@ -31,8 +31,9 @@ export class EmulatorProcess {
     private readonly ca: string,
   ) {}
 
-  static async start(): Promise<EmulatorProcess> {
-    const child = spawn(process.execPath, tsNodeArgs(join(ROOT, 'lib', 'cli', 'index.ts'), []).concat(['emulator', '--port', '0']), {
+  /** `args`: the CLI's emulator options (by default any free port on 127.0.0.1). */
+  static async start(args: string[] = ['--port', '0']): Promise<EmulatorProcess> {
+    const child = spawn(process.execPath, tsNodeArgs(join(ROOT, 'lib', 'cli', 'index.ts'), []).concat(['emulator', ...args]), {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

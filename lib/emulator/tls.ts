@@ -10,7 +10,7 @@ export interface Certificate {
 let cached: Promise<Certificate> | undefined;
 
 /**
- * A certificate for `localhost` and `127.0.0.1`, made once per process: every emulator in a test
+ * A certificate for `localhost`, `*.emulator.test` and `127.0.0.1`, made once per process: every emulator in a test
  * run shares it, so only the first start pays for it. An EC P-256 key takes milliseconds where a
  * 2048-bit RSA key takes hundreds.
  */
@@ -27,6 +27,9 @@ export function getCertificate(): Promise<Certificate> {
             name: 'subjectAltName',
             altNames: [
               { type: 2, value: 'localhost' },
+              // Names under the reserved .test domain, for clients that refuse loopback host
+              // names and resolve one of these to the emulator themselves.
+              { type: 2, value: '*.emulator.test' },
               { type: 7, ip: '127.0.0.1' },
             ],
           },

@@ -1,0 +1,98 @@
+/**
+ * Telemetry's cost per statement beside the driver's own: one process holds three warm clients on
+ * one emulator, the plain driver (P), a second plain driver (Q, the control) and the client under
+ * test (X: the driver's built-in telemetry or ours), and runs their statements in rotation,
+ * P Q X then X Q P, charging each statement with the main thread's CPU while it ran. X - P is the
+ * subject's cost; Q - P is what two identical clients differ by, and is taken off it. The built-in
+ * and ours run in separate processes: together they would slow each other.
+ *
+ * The built-in refuses loopback host names and always uploads to port 443, so the emulator listens
+ * on port 443 of a loopback address and the clients connect to a name under `.emulator.test`,
+ * which this process alone resolves to that address. Argument: JSON `AnchorSpec`. Prints one JSON
+ * line (`AnchorOutput`).
+ */
+import dns from 'dns';
+import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
+import { ClientKind, connect, runQuery } from '../support/clients';
+import type { EmulatorEndpoint } from '../support/emulatorProcess';
+import { mainThreadClock } from '../support/clock';
+import { round } from '../support/stats';
+
+export interface AnchorSpec {
+  endpoint: EmulatorEndpoint;
+  /** The loopback address the endpoint's host name stands for. */
+  address: string;
+  subject: Extract<ClientKind, 'builtin' | 'on'>;
+  /** [SQL, rotations] run before anything is measured, so every client's code is optimized. */
+  jitWarmup: [string, number];
+  /** Rotations before each measured case: its own result-handling code warms up. */
+  warmup: number;
+  /** Case name to [SQL, rotations]. */
+  cases: Record<string, [string, number]>;
+}
+
+export interface AnchorSample {
+  name: string;
+  clock: string;
+  /** CPU µs per statement, in rotation order: the plain driver, the control and the subject. */
+  plain: number[];
+  control: number[];
+  subject: number[];
+}
+
+export type AnchorOutput = AnchorSample[];
+
+function resolveTo(hostName: string, address: string): void {
+  const lookup = dns.lookup;
+  const patched = function (this: unknown, host: string, ...rest: unknown[]) {
+    if (host !== hostName) return (lookup as (...args: unknown[]) => unknown).call(this, host, ...rest);
+    const callback = rest[rest.length - 1] as (...args: unknown[]) => void;
+    const options = rest.length > 1 ? rest[0] : undefined;
+    const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all;
+    process.nextTick(() => (all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4)));
+    return undefined;
+  };
+  (dns as { lookup: unknown }).lookup = patched;
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as AnchorSpec;
+  resolveTo(spec.endpoint.host, spec.address);
+  const [clock, cpu] = mainThreadClock();
+  const clients = [
+    await connect('plain', spec.endpoint),
+    await connect('plain', spec.endpoint),
+    await connect(spec.subject, spec.endpoint),
+  ];
+  const sessions = await Promise.all(clients.map((client) => client.openSession()));
+  const rotate = async (sql: string, rotations: number, sample?: AnchorSample) => {
+    for (let rotation = 0; rotation < rotations; rotation += 1) {
+      const order = rotation % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+      const times: number[] = [];
+      for (const index of order) {
+        const start = cpu();
+        await runQuery(sessions[index] as IDBSQLSession, sql);
+        times[index] = cpu() - start;
+      }
+      sample?.plain.push(round(times[0], 1));
+      sample?.control.push(round(times[1], 1));
+      sample?.subject.push(round(times[2], 1));
+    }
+  };
+  await rotate(...spec.jitWarmup);
+  const output: AnchorOutput = [];
+  for (const [name, [sql, rotations]] of Object.entries(spec.cases)) {
+    await rotate(sql, spec.warmup);
+    const sample: AnchorSample = { name, clock, plain: [], control: [], subject: [] };
+    await rotate(sql, rotations, sample);
+    output.push(sample);
+  }
+  for (const session of sessions) await session.close();
+  await Promise.all(clients.map((client) => client.close()));
+  process.stdout.write(`${JSON.stringify(output)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`anchor: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exitCode = 1;
+});
