@@ -34,7 +34,7 @@ export default class DriverEventReceiver {
   /** The caller closed the statement. */
   emitStatementComplete(fields: DriverStatementFields): void {
     if (typeof fields?.statementId === 'string') {
-      this.sink.observer.completeStatement(fields.statementId, Date.now());
+      this.sink.observer.statementClosed(fields.statementId, Date.now());
     }
   }
 

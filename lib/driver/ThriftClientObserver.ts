@@ -1,6 +1,7 @@
 import { LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
+import type { DeferredWork } from './DeferredEvents';
 import { OperationType } from '../telemetry/types';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import OperationObservation from './OperationObservation';
@@ -33,6 +34,36 @@ interface ObserverSlot {
 /** Reads one kind of RPC's successful response: `now` is when it arrived. */
 type RpcReader = (observer: ThriftClientObserver, request: ThriftStruct, response: ThriftStruct, startedAt: number, now: number) => void;
 
+/** Where the observer's events go, and its reading waits, in one order. */
+export interface ObservationQueue extends TelemetryEventSink {
+  defer<T>(work: DeferredWork<T>, arg: T): void;
+  deliver(): void;
+}
+
+/** One RPC's outcome, held until the queue's next batch. */
+interface RpcOutcome {
+  observer: ThriftClientObserver;
+  name: string;
+  read: RpcReader;
+  request: ThriftStruct;
+  error: unknown;
+  response: ThriftStruct;
+  startedAt: number;
+  now: number;
+}
+
+interface StatementTime {
+  observer: ThriftClientObserver;
+  statementId: string;
+  time: number;
+}
+
+/** A response that announces CloudFetch links is read at once: the driver downloads them next. */
+function announcesLinks(name: string, response: ThriftStruct): boolean {
+  const results = name === 'FetchResults' ? response?.results : response?.directResults?.resultSet?.results;
+  return Array.isArray(results?.resultLinks) && results.resultLinks.length > 0;
+}
+
 /**
  * Watches the Thrift RPCs of one connection through methods set on the driver's Thrift client:
  * operation starts, polls, result format, compression, result links, server error states and
@@ -56,7 +87,7 @@ export default class ThriftClientObserver {
 
   /** `onFirstLink`: the server announced the connection's first CloudFetch link (see CloudFetchLinkRegistry). */
   constructor(
-    private readonly events: TelemetryEventSink,
+    private readonly events: ObservationQueue,
     private readonly logger: IDBSQLLogger,
     onFirstLink?: () => void,
   ) {
@@ -100,12 +131,26 @@ export default class ThriftClientObserver {
     return this.operations.size > 0;
   }
 
-  /** Moves an operation's start to when the application made the call. */
-  setStartTime(statementId: string, startTime: number): void {
-    const observation = this.operations.get(statementId);
+  private static readonly applyOutcome: DeferredWork<RpcOutcome> = (outcome) => outcome.observer.observe(outcome);
+
+  private static readonly applyStartTime: DeferredWork<StatementTime> = ({ observer, statementId, time }) => {
+    const observation = observer.operations.get(statementId);
     if (observation) {
-      observation.startTime = startTime;
+      observation.startTime = time;
     }
+  };
+
+  private static readonly applyClose: DeferredWork<StatementTime> = ({ observer, statementId, time }) =>
+    observer.completeStatement(statementId, time);
+
+  /** Moves an operation's start to when the application made the call (after the RPCs held before it). */
+  setStartTime(statementId: string, startTime: number): void {
+    this.events.defer(ThriftClientObserver.applyStartTime, { observer: this, statementId, time: startTime });
+  }
+
+  /** The caller closed or cancelled the operation: its statement completes after the RPCs held before. */
+  statementClosed(statementId: string, endTime: number): void {
+    this.events.defer(ThriftClientObserver.applyClose, { observer: this, statementId, time: endTime });
   }
 
   /** True while the server has not yet reported a final state for the operation. */
@@ -143,6 +188,7 @@ export default class ThriftClientObserver {
 
   /** Completes every operation of a session still open when the session closes. */
   completeSession(sessionId: string, endTime: number): void {
+    this.events.deliver();
     for (const observation of [...this.operations.values()]) {
       if (observation.sessionId === sessionId) {
         this.completeStatement(observation.statementId, endTime);
@@ -152,6 +198,7 @@ export default class ThriftClientObserver {
 
   /** Completes everything still open (client close). */
   completeAll(endTime: number): void {
+    this.events.deliver();
     for (const statementId of [...this.operations.keys()]) {
       this.completeStatement(statementId, endTime);
     }
@@ -170,7 +217,7 @@ export default class ThriftClientObserver {
       }
       const startedAt = Date.now();
       return original.call(this, request, (error: unknown, response: unknown) => {
-        slot.observer.observe(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+        slot.observer.hold(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt);
         callback(error, response);
       });
     };
@@ -193,13 +240,31 @@ export default class ThriftClientObserver {
     }
   }
 
-  /** One RPC's outcome, from the client's callback. Never throws. */
-  private observe(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+  /**
+   * One RPC's outcome, from the client's callback: held for the next batch, or read at once, with
+   * everything held before it, when it announces links the driver is about to download. Never throws.
+   */
+  private hold(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+    try {
+      const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now() };
+      if (error === null && announcesLinks(name, response)) {
+        this.events.deliver();
+        this.observe(outcome);
+      } else {
+        this.events.defer(ThriftClientObserver.applyOutcome, outcome);
+      }
+    } catch (failure) {
+      this.logger.log(LogLevel.debug, `Telemetry: could not observe ${name}: ${(failure as Error)?.message}`);
+    }
+  }
+
+  /** Reads one RPC's outcome. Never throws. */
+  private observe({ name, read, request, error, response, startedAt, now }: RpcOutcome): void {
     try {
       if (error !== null && error !== undefined) {
         this.observeFailure(request, error);
       } else if (response !== null && typeof response === 'object') {
-        read(this, request, response, startedAt, Date.now());
+        read(this, request, response, startedAt, now);
       }
     } catch (failure) {
       this.logger.log(LogLevel.debug, `Telemetry: could not observe ${name}: ${(failure as Error)?.message}`);

@@ -76,7 +76,7 @@ function observeOperation(operation: IOperation, sink: SessionObserverSink, call
   // Read once: the driver's getter formats the GUID again on every read.
   const statementId = operation.id;
   sink.observer.setStartTime(statementId, calledAt);
-  const complete = () => sink.observer.completeStatement(statementId, Date.now());
+  const complete = () => sink.observer.statementClosed(statementId, Date.now());
   const failed = (error: unknown) =>
     sink.events.emitError({ statementId, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
   if (typeof target.close === 'function') {

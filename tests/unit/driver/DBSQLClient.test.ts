@@ -6,6 +6,7 @@ import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
 import ClientContextStub from '../.stubs/ClientContextStub';
 import DriverThriftClientStub from '../.stubs/DriverThriftClientStub';
+import { immediately } from '../.stubs/immediateQueue';
 
 type ClientWithTelemetry = { telemetry?: { observer: ThriftClientObserver } };
 
@@ -15,7 +16,7 @@ describe('DBSQLClient.getClient', () => {
 
   beforeEach(() => {
     const context = new ClientContextStub();
-    observer = new ThriftClientObserver(new TelemetryEventEmitter(context), context.getLogger());
+    observer = new ThriftClientObserver(immediately(new TelemetryEventEmitter(context)), context.getLogger());
     client = new DBSQLClient({ logger: context.getLogger() });
   });
 

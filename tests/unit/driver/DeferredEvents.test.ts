@@ -93,6 +93,38 @@ describe('DeferredEvents', () => {
     expect(context.logger.has(/ignored error event with no fields/)).to.equal(true);
   });
 
+  it('does held work in order with the events, and delivers the events it emits in its place', () => {
+    start('st-1');
+    const done: string[] = [];
+    events.defer((statementId: string) => {
+      done.push(statementId);
+      events.emitStatementComplete({ statementId, sessionId: 's', latencyMs: 5, timestamp: T0 + 5 });
+    }, 'st-1');
+    start('st-2');
+    expect(done).to.deep.equal([]);
+    events.deliver();
+    expect(done).to.deep.equal(['st-1']);
+    expect(received.map((event) => [event.eventType, (event as { statementId?: string }).statementId])).to.deep.equal([
+      ['statement.start', 'st-1'],
+      ['statement.complete', 'st-1'],
+      ['statement.start', 'st-2'],
+    ]);
+    expect(events.hasHeld()).to.equal(false);
+    expect(clock.countTimers()).to.equal(0);
+  });
+
+  it('holds work under the same 100 ms timer, and runs it at once after close', () => {
+    const done: number[] = [];
+    events.defer((value: number) => done.push(value), 1);
+    clock.tick(99);
+    expect(done).to.deep.equal([]);
+    clock.tick(1);
+    expect(done).to.deep.equal([1]);
+    events.close();
+    events.defer((value: number) => done.push(value), 2);
+    expect(done).to.deep.equal([1, 2]);
+  });
+
   it('on close, delivers what it holds and then passes events straight through', () => {
     start('st-1');
     events.close();

@@ -7,6 +7,8 @@ import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
+import DeferredEvents from '../../../lib/driver/DeferredEvents';
+import { immediately } from '../.stubs/immediateQueue';
 import DriverThriftClientStub, {
   OK_STATUS,
   ThriftCallback,
@@ -74,7 +76,7 @@ describe('ThriftClientObserver', () => {
     clock = sinon.useFakeTimers({ now: T0 });
     context = new ClientContextStub();
     emitter = new TelemetryEventEmitter(context);
-    observer = new ThriftClientObserver(emitter, context.getLogger());
+    observer = new ThriftClientObserver(immediately(emitter), context.getLogger());
     client = new DriverThriftClientStub();
     observer.observeClient(client);
     proxy = client as unknown as Rpcs;
@@ -132,7 +134,7 @@ describe('ThriftClientObserver', () => {
       }
       expect(Object.keys(new DriverThriftClientStub()).filter((key) => !Object.keys(client).includes(key))).to.deep.equal([]);
       expect(observer.observesClient()).to.equal(true);
-      expect(new ThriftClientObserver(emitter, context.getLogger()).observesClient()).to.equal(false);
+      expect(new ThriftClientObserver(immediately(emitter), context.getLogger()).observesClient()).to.equal(false);
     });
 
     it('runs unobserved methods untouched and reports nothing for them', async () => {
@@ -150,7 +152,7 @@ describe('ThriftClientObserver', () => {
 
     it('logs at debug and leaves the client as it is when it cannot be observed', () => {
       const frozen = Object.freeze({ ExecuteStatement: () => undefined });
-      const other = new ThriftClientObserver(emitter, context.getLogger());
+      const other = new ThriftClientObserver(immediately(emitter), context.getLogger());
       expect(() => other.observeClient(frozen)).not.to.throw();
       expect(other.observesClient()).to.equal(false);
       expect(context.logger.has(/could not observe the Thrift client/)).to.equal(true);
@@ -201,7 +203,7 @@ describe('ThriftClientObserver', () => {
       observer.observeClient(client);
       const nextEmitter = new TelemetryEventEmitter(context);
       const nextEvents = recordEvents(nextEmitter);
-      const next = new ThriftClientObserver(nextEmitter, context.getLogger());
+      const next = new ThriftClientObserver(immediately(nextEmitter), context.getLogger());
       next.observeClient(client);
       client.reply('ExecuteStatement', { response: started() });
       proxy.ExecuteStatement({ sessionHandle: sessionHandle(SESSION) }, () => undefined);
@@ -560,6 +562,58 @@ describe('ThriftClientObserver', () => {
         { eventType: TelemetryEventType.ERROR, timestamp: T0, errorName: 'UnknownError', isTerminal: true },
       ]);
       expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.deep.equal([]);
+    });
+  });
+
+  describe('held for a batch', () => {
+    let queue: DeferredEvents;
+    let held: ThriftClientObserver;
+
+    beforeEach(() => {
+      queue = new DeferredEvents(emitter);
+      held = new ThriftClientObserver(queue, context.getLogger());
+      held.observeClient(client);
+    });
+
+    it('reads RPCs, closes and start times only when the batch goes out, in the order they came', async () => {
+      await execute(started(), 20);
+      held.setStartTime(OP_ID, T0);
+      await poll(TOperationState.FINISHED_STATE, 10);
+      held.statementClosed(OP_ID, T0 + 40);
+      expect(events).to.deep.equal([]);
+      expect(held.isRunning(OP_ID)).to.equal(false);
+      queue.deliver();
+      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.STATEMENT_COMPLETE]);
+      expect(completes()[0]).to.include({ latencyMs: 40, pollCount: 1, pollLatencyMs: 10, resultReadyLatencyMs: 30 });
+    });
+
+    it('goes out on its own within 100 ms', async () => {
+      await execute(started());
+      expect(events).to.deep.equal([]);
+      await clock.tickAsync(100);
+      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START]);
+      expect(held.isRunning(OP_ID)).to.equal(true);
+    });
+
+    it('reads a response that announces CloudFetch links at once, after everything held before it', async () => {
+      await execute(started());
+      client.reply('FetchResults', { response: { status: OK_STATUS, hasMoreRows: false, results: { resultLinks: [{ fileLink: 'http://h/a' }] } } });
+      await rpc('FetchResults', { operationHandle: operationHandle(OP) });
+      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START]);
+      const download = fakeDownload('h', '/a');
+      held.links.observeRequest(download.request);
+      download.finish();
+      held.statementClosed(OP_ID, Date.now());
+      queue.deliver();
+      expect(completes()[0]).to.include({ chunksPresent: 1 });
+      expect(eventsOf(events, TelemetryEventType.CLOUDFETCH_CHUNK)).to.have.length(1);
+    });
+
+    it('completes what a session left open after reading what is held', async () => {
+      await execute(started());
+      held.completeSession(SESSION_ID, T0 + 5);
+      queue.deliver();
+      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.STATEMENT_COMPLETE]);
     });
   });
 

@@ -17,6 +17,7 @@ import DriverThriftClientStub, {
   sessionHandle,
   uuidOf,
 } from '../.stubs/DriverThriftClientStub';
+import { immediately } from '../.stubs/immediateQueue';
 
 const T0 = 1_760_000_000_000;
 const SESSION = makeGuid(1);
@@ -171,7 +172,7 @@ describe('sessionObserver', () => {
     clock = sinon.useFakeTimers({ now: T0 });
     const context = new ClientContextStub();
     emitter = new TelemetryEventEmitter(context);
-    observer = new ThriftClientObserver(emitter, context.getLogger());
+    observer = new ThriftClientObserver(immediately(emitter), context.getLogger());
     stub = new DriverThriftClientStub();
     events = recordEvents(emitter);
     closedSessions = [];
