@@ -2,7 +2,9 @@
  * Telemetry's cost per statement beside the driver's own: one process holds three warm clients on
  * one emulator, the plain driver (P), a second plain driver (Q, the control) and the client under
  * test (X: the driver's built-in telemetry or ours), and runs their statements in rotation,
- * P Q X then X Q P, charging each statement with the main thread's CPU while it ran. X - P is the
+ * charging each statement with the main thread's CPU while it ran. The rotations cycle through all
+ * six orders of the three clients, so each runs first, second and last equally often and no
+ * position's cost (a cold cache, the previous client's garbage) falls on one of them. X - P is the
  * subject's cost; Q - P is what two identical clients differ by, and is taken off it. The built-in
  * and ours run in separate processes: together they would slow each other.
  *
@@ -27,7 +29,7 @@ export interface AnchorSpec {
   jitWarmup: [string, number];
   /** Rotations before each measured case: its own result-handling code warms up. */
   warmup: number;
-  /** Case name to [SQL, rotations]. */
+  /** Case name to [SQL, rotations]; a multiple of six runs every order equally often. */
   cases: Record<string, [string, number]>;
 }
 
@@ -41,6 +43,20 @@ export interface AnchorSample {
 }
 
 export type AnchorOutput = AnchorSample[];
+
+/**
+ * Every order of the plain driver (0), the control (1) and the subject (2): three rotations of
+ * one order, then three of its reverse, so any three consecutive rotations already put each client
+ * in each position once.
+ */
+const ORDERS: ReadonlyArray<readonly number[]> = [
+  [0, 1, 2],
+  [2, 0, 1],
+  [1, 2, 0],
+  [2, 1, 0],
+  [0, 2, 1],
+  [1, 0, 2],
+];
 
 function resolveTo(hostName: string, address: string): void {
   const lookup = dns.lookup;
@@ -67,7 +83,7 @@ async function main(): Promise<void> {
   const sessions = await Promise.all(clients.map((client) => client.openSession()));
   const rotate = async (sql: string, rotations: number, sample?: AnchorSample) => {
     for (let rotation = 0; rotation < rotations; rotation += 1) {
-      const order = rotation % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+      const order = ORDERS[rotation % ORDERS.length];
       const times: number[] = [];
       for (const index of order) {
         const start = cpu();

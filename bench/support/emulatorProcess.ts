@@ -57,7 +57,8 @@ export class EmulatorProcess {
         }
       };
       child.stdout?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`emulator exited (${code}) before it was ready: ${stderr}`)));
+      // 'close', not 'exit': by then its stderr has been read, so the error carries the reason (EADDRINUSE...).
+      child.once('close', (code) => reject(new Error(`emulator exited (${code}) before it was ready: ${stderr}`)));
       setTimeout(() => reject(new Error(`emulator did not start in 30 s: ${stderr}`)), 30_000).unref();
     });
     const endpoint: EmulatorEndpoint = {
