@@ -2,7 +2,6 @@ import { DBSQLClient as DriverDBSQLClient, LogLevel } from '@databricks/sql';
 import type { ClientOptions, ConnectionOptions, OpenSessionRequest } from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
-import type IThriftClient from '@databricks/sql/dist/contracts/IThriftClient';
 import type IAuthentication from '@databricks/sql/dist/connection/contracts/IAuthentication';
 import { resolveTelemetryConfig } from '../telemetry/config';
 import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
@@ -71,26 +70,13 @@ export default class DBSQLClient extends DriverDBSQLClient {
       telemetry.sessionOpenFailed(error);
       throw error;
     }
+    await this.observeThriftClient(telemetry);
     try {
       return telemetry.sessionOpened(session, calledAt);
     } catch (error) {
       this.getLogger().log(LogLevel.debug, `Telemetry: could not observe the session: ${(error as Error)?.message}`);
       return session;
     }
-  }
-
-  /**
-   * Called for every RPC, so it returns the driver's own promise. Until the connection's Thrift
-   * client is observed, a reaction observes it in place; registered before the caller's `await`,
-   * it runs before the caller's RPC. The driver makes one Thrift client per connection.
-   */
-  getClient(): Promise<IThriftClient> {
-    const client = super.getClient();
-    const observer = this.telemetry?.observer;
-    if (observer && !observer.observesClient()) {
-      client.then((thriftClient) => observer.observeClient(thriftClient), ignoreFailure);
-    }
-    return client;
   }
 
   /**
@@ -149,6 +135,22 @@ export default class DBSQLClient extends DriverDBSQLClient {
     await telemetry.start();
   }
 
+  /**
+   * Observes the connection's Thrift client once its first session is open: every later RPC goes
+   * through it (the driver makes one per connection), and nothing runs on the driver's
+   * per-RPC `getClient()` calls.
+   */
+  private async observeThriftClient(telemetry: TelemetryConnection): Promise<void> {
+    if (telemetry.observer.observesClient()) {
+      return;
+    }
+    try {
+      telemetry.observer.observeClient(await super.getClient());
+    } catch (error) {
+      this.getLogger().log(LogLevel.debug, `Telemetry: could not observe the Thrift client: ${(error as Error)?.message}`);
+    }
+  }
+
   private async stopTelemetry(): Promise<void> {
     const { telemetry } = this;
     this.telemetry = undefined;
@@ -161,9 +163,6 @@ export default class DBSQLClient extends DriverDBSQLClient {
     return typeof self.getAuthProvider === 'function' ? self.getAuthProvider() : self.authProvider;
   }
 }
-
-/** The caller of `getClient()` gets the driver's failure itself. */
-function ignoreFailure(): void {}
 
 /** The connection's own authentication headers, fresh for each telemetry request. */
 async function authHeadersOf(authProvider: IAuthentication | undefined): Promise<Record<string, string>> {

@@ -60,7 +60,7 @@ export function observeSession(session: IDBSQLSession, sink: SessionObserverSink
 }
 
 /** The operation methods the adapter wraps, as the wrappers see them. */
-export interface OperationMethods {
+interface OperationMethods {
   close: AnyMethod;
   cancel: AnyMethod;
   fetchChunk: AnyMethod;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { DBSQLClient as DriverDBSQLClient } from '@databricks/sql';
+import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import DBSQLClient from '../../../lib/driver/DBSQLClient';
 import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
@@ -8,16 +9,29 @@ import ClientContextStub from '../.stubs/ClientContextStub';
 import DriverThriftClientStub from '../.stubs/DriverThriftClientStub';
 import { immediately } from '../.stubs/immediateQueue';
 
-type ClientWithTelemetry = { telemetry?: { observer: ThriftClientObserver } };
+/** The part of a connection's telemetry that openSession() talks to. */
+interface FakeTelemetry {
+  observer: ThriftClientObserver;
+  opened: IDBSQLSession[];
+  sessionOpened(session: IDBSQLSession): IDBSQLSession;
+  sessionOpenFailed(): void;
+}
 
-describe('DBSQLClient.getClient', () => {
+describe('DBSQLClient, observing the Thrift client', () => {
+  let context: ClientContextStub;
   let observer: ThriftClientObserver;
   let client: DBSQLClient;
+  let thrift: DriverThriftClientStub;
+  let getClient: sinon.SinonStub;
+  const session = { id: 'session' } as unknown as IDBSQLSession;
 
   beforeEach(() => {
-    const context = new ClientContextStub();
+    context = new ClientContextStub();
     observer = new ThriftClientObserver(immediately(new TelemetryEventEmitter(context)), context.getLogger());
     client = new DBSQLClient({ logger: context.getLogger() });
+    thrift = new DriverThriftClientStub();
+    getClient = sinon.stub(DriverDBSQLClient.prototype, 'getClient').callsFake(() => Promise.resolve(thrift) as never);
+    sinon.stub(DriverDBSQLClient.prototype, 'openSession').callsFake(() => Promise.resolve(session));
   });
 
   afterEach(() => {
@@ -25,59 +39,60 @@ describe('DBSQLClient.getClient', () => {
   });
 
   /** Connects the client's telemetry to `observer`, as connect() does when telemetry is on. */
-  function telemetryOn(): void {
-    (client as unknown as ClientWithTelemetry).telemetry = { observer };
+  function telemetryOn(): FakeTelemetry {
+    const telemetry: FakeTelemetry = {
+      observer,
+      opened: [],
+      sessionOpened(opened) {
+        telemetry.opened.push(opened);
+        return opened;
+      },
+      sessionOpenFailed() {},
+    };
+    (client as unknown as { telemetry: FakeTelemetry }).telemetry = telemetry;
+    return telemetry;
   }
 
-  const isOwn = (thrift: object, name: string) => Object.prototype.hasOwnProperty.call(thrift, name);
+  const isOwn = (target: object, name: string) => Object.prototype.hasOwnProperty.call(target, name);
 
-  it("returns the driver's own promise, with the client observed by the time the caller's await resumes", async () => {
-    const thrift = new DriverThriftClientStub();
-    const driverPromise = Promise.resolve(thrift);
-    sinon.stub(DriverDBSQLClient.prototype, 'getClient').returns(driverPromise as never);
-    telemetryOn();
-    const returned = client.getClient();
-    expect(returned).to.equal(driverPromise);
-    const resolved = await returned;
-    expect(resolved).to.equal(thrift);
+  it('observes the Thrift client once the first session is open, before the caller gets the session', async () => {
+    const telemetry = telemetryOn();
+    expect(await client.openSession()).to.equal(session);
     expect(isOwn(thrift, 'ExecuteStatement')).to.equal(true);
     expect(observer.observesClient()).to.equal(true);
+    expect(telemetry.opened).to.deep.equal([session]);
   });
 
-  it('adds nothing to later calls once the client is observed', async () => {
-    const thrift = new DriverThriftClientStub();
-    sinon.stub(DriverDBSQLClient.prototype, 'getClient').callsFake(() => Promise.resolve(thrift) as never);
+  it('asks the driver for its Thrift client once per connection, not per session or per RPC', async () => {
     telemetryOn();
-    await client.getClient();
-    const observeClient = sinon.spy(observer, 'observeClient');
-    await client.getClient();
-    await client.getClient();
-    expect(observeClient.callCount).to.equal(0);
+    await client.openSession();
+    await client.openSession();
+    expect(getClient.callCount).to.equal(1);
+    expect(isOwn(client, 'getClient')).to.equal(false);
+    expect(DBSQLClient.prototype.getClient).to.equal(DriverDBSQLClient.prototype.getClient);
   });
 
   it('observes nothing with telemetry off', async () => {
-    const thrift = new DriverThriftClientStub();
-    const driverPromise = Promise.resolve(thrift);
-    sinon.stub(DriverDBSQLClient.prototype, 'getClient').returns(driverPromise as never);
-    expect(client.getClient()).to.equal(driverPromise);
-    await driverPromise;
+    expect(await client.openSession()).to.equal(session);
+    expect(getClient.callCount).to.equal(0);
     expect(isOwn(thrift, 'ExecuteStatement')).to.equal(false);
   });
 
-  it("hands the caller the driver's failure, and leaves no unhandled rejection", async () => {
-    const failure = new Error('not connected');
-    sinon.stub(DriverDBSQLClient.prototype, 'getClient').callsFake(() => Promise.reject(failure) as never);
-    telemetryOn();
+  it('still opens the session and reports it when the Thrift client cannot be had, logging at debug only', async () => {
+    getClient.callsFake(() => Promise.reject(new Error('no client')) as never);
+    const telemetry = telemetryOn();
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      let caught: unknown;
-      await client.getClient().catch((error: unknown) => (caught = error));
-      expect(caught).to.equal(failure);
+      expect(await client.openSession()).to.equal(session);
       await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).to.deep.equal([]);
+      expect(telemetry.opened).to.deep.equal([session]);
       expect(observer.observesClient()).to.equal(false);
+      expect(context.logger.has(/could not observe the Thrift client: no client/)).to.equal(true);
+      // The driver itself logs its own creation at info level.
+      expect(context.logger.aboveDebug().filter((entry) => /telemetry/i.test(entry.message))).to.deep.equal([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
