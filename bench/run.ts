@@ -20,7 +20,7 @@ import type { AnchorOutput, AnchorSpec } from './children/anchor';
 import type { ConnectResult } from './children/connectWorker';
 import type { ExitChildSpec } from './children/exitChild';
 import type { PairedOutput, PairedSpec } from './children/pairedOnOff';
-import type { ProfileShare } from './children/profileOn';
+import type { ProfileShare, ProfileSpec } from './children/profileOn';
 import type { OutageResult } from './children/outage';
 import type { UploadCostResult, UploadCostSpec } from './children/uploadCost';
 import { runHotPath } from './hotPath';
@@ -633,8 +633,51 @@ async function anchor(): Promise<void> {
   }
   try {
     await anchorRuns(emulator);
+    await anchorProfiles(emulator);
   } finally {
     await emulator.stop();
+  }
+}
+
+/**
+ * The low-noise counterpart of the anchor rows: each subject's client under the sampling profiler
+ * (children/profileOn.ts), charged with the time its own telemetry code owns per statement,
+ * uploads included. The driver's hook points, which both pay alike, are owned by neither.
+ */
+async function anchorProfiles(emulator: EmulatorProcess): Promise<void> {
+  const sqls: Record<string, string> = {};
+  for (const path of ['direct', 'polled'] as const) {
+    for (const format of ['columns', 'arrow', 'cloudfetch'] as const) sqls[`${path} ${format}`] = anchorSql(path, format);
+  }
+  const shares: Partial<Record<AnchorSubject, ProfileShare[]>> = {};
+  for (const [subject, label] of ANCHOR_SUBJECTS) {
+    progress(`anchor: profiler, ${label}: the telemetry's own code per statement`);
+    const spec: ProfileSpec = {
+      endpoint: { ...emulator.endpoint, host: ANCHOR_HOST },
+      address: ANCHOR_ADDRESS,
+      subject,
+      warmup: QUICK ? 30 : 500,
+      queries: QUICK ? 60 : 400,
+      sqls,
+    };
+    shares[subject] = await runJsonChild<ProfileShare[]>('profileOn.ts', [JSON.stringify(spec)], []);
+    await emulator.clearTelemetry();
+  }
+  results.anchorProfiles = shares;
+  for (const name of Object.keys(sqls)) {
+    const of = (subject: AnchorSubject) => shares[subject]?.find((share) => share.format === name) as ProfileShare;
+    const [builtin, on] = [of('builtin'), of('on')];
+    const top = on.topLibFunctions
+      .slice(0, 3)
+      .map((f) => f.name.replace(/ .*\//, ' '))
+      .join(', ');
+    record(
+      'Anchor',
+      `${name}: the telemetry's own code per statement, sampling profiler (uploads included)`,
+      'ours <= built-in',
+      `built-in ${builtin.ownMicrosPerStatement.toFixed(2)} µs (${(builtin.libShare * 100).toFixed(2)} %), ours ${on.ownMicrosPerStatement.toFixed(2)} µs (${(on.libShare * 100).toFixed(2)} %; top: ${top})`,
+      on.ownMicrosPerStatement <= builtin.ownMicrosPerStatement,
+    );
   }
 }
 

@@ -116,6 +116,21 @@ function renderAnchor(run: BenchRun): string[] {
     anchorVerdict(result),
   ]);
   const uploads = run.figures.find((figure) => figure.group === ANCHOR_GROUP && figure.figure.startsWith('telemetry uploads'));
+  const profiled = run.figures
+    .filter((figure) => figure.group === ANCHOR_GROUP && figure.figure.includes("telemetry's own code"))
+    .map((figure) => [figure.figure.split(':')[0], figure.measured, verdict(figure.pass)]);
+  const profiles =
+    profiled.length === 0
+      ? []
+      : [
+          '',
+          'The same cases under the sampling profiler, which has far less noise: the time each ' +
+            "telemetry's own code takes per statement, uploads included (for ours lib/telemetry and " +
+            "lib/driver, for the built-in the driver's telemetry folder; the driver's hook points, " +
+            'which both pay alike, count for neither).',
+          '',
+          ...table(['case', 'measured', 'result (ours ≤ built-in)'], profiled),
+        ];
   return [
     heading,
     '',
@@ -134,6 +149,7 @@ function renderAnchor(run: BenchRun): string[] {
     '',
     `Telemetry uploads the emulator received: built-in ${subjectRuns(anchor.subjects.builtin)}; ` +
       `ours ${subjectRuns(anchor.subjects.on)}${uploads ? ` (${verdict(uploads.pass)})` : ''}.`,
+    ...profiles,
   ];
 }
 

@@ -13,11 +13,11 @@
  * which this process alone resolves to that address. Argument: JSON `AnchorSpec`. Prints one JSON
  * line (`AnchorOutput`).
  */
-import dns from 'dns';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { ClientKind, connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import { mainThreadClock } from '../support/clock';
+import { resolveTo } from '../support/loopbackName';
 import { round } from '../support/stats';
 
 export interface AnchorSpec {
@@ -57,19 +57,6 @@ const ORDERS: ReadonlyArray<readonly number[]> = [
   [0, 2, 1],
   [1, 0, 2],
 ];
-
-function resolveTo(hostName: string, address: string): void {
-  const lookup = dns.lookup;
-  const patched = function (this: unknown, host: string, ...rest: unknown[]) {
-    if (host !== hostName) return (lookup as (...args: unknown[]) => unknown).call(this, host, ...rest);
-    const callback = rest[rest.length - 1] as (...args: unknown[]) => void;
-    const options = rest.length > 1 ? rest[0] : undefined;
-    const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all;
-    process.nextTick(() => (all ? callback(null, [{ address, family: 4 }]) : callback(null, address, 4)));
-    return undefined;
-  };
-  (dns as { lookup: unknown }).lookup = patched;
-}
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as AnchorSpec;

@@ -1,22 +1,51 @@
 /**
  * A low-noise cross-check of the overhead figures: one telemetry-on client runs warm statements
  * under the V8 sampling profiler, and every sample is charged to the nearest frame that is
- * application, driver or our code — skipping Node internals, so `randomUUID`, `JSON`, an upload's
- * `https.request` count for whoever called them. The share owned by lib/ (telemetry engine and
- * driver adapter) is telemetry's cost, without the run-to-run noise of an A/B on a busy machine.
- * Argument: JSON `{ endpoint, warmup, queries }`. Prints one JSON line.
+ * application, driver or telemetry code — skipping Node internals, so `randomUUID`, `JSON`, an
+ * upload's `https.request` count for whoever called them. The time owned by the telemetry's own
+ * code is its cost, without the run-to-run noise of an A/B on a busy machine: for ours (`on`),
+ * lib/telemetry and lib/driver; for the driver's built-in (`builtin`), the driver's telemetry
+ * folder. Both pay the same for the driver's own hook points, which neither owns.
+ * Argument: JSON `ProfileSpec`. Prints one JSON line.
  */
 import { Session } from 'inspector';
+import { join, sep } from 'path';
+import { fileURLToPath } from 'url';
 import { connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
+import { resolveTo } from '../support/loopbackName';
+import { ROOT } from '../support/paths';
+
+export interface ProfileSpec {
+  endpoint: EmulatorEndpoint;
+  /** The loopback address the endpoint's host name stands for, where it is not one. */
+  address?: string;
+  subject?: 'on' | 'builtin';
+  warmup: number;
+  queries: number;
+  sqls: Record<string, string>;
+}
+
+/** Where each subject's own code lives: the folders its frames' script paths start with. */
+const OWN_CODE: Record<NonNullable<ProfileSpec['subject']>, string[]> = {
+  on: [join(ROOT, 'lib', 'telemetry'), join(ROOT, 'lib', 'driver')],
+  builtin: [join(ROOT, 'node_modules', '@databricks', 'sql', 'dist', 'telemetry')],
+};
+
+function isOwn(url: string, folders: string[]): boolean {
+  const path = url.startsWith('file:') ? fileURLToPath(url) : url;
+  return folders.some((folder) => path.startsWith(`${folder}${sep}`));
+}
 
 export interface ProfileShare {
   format: string;
-  /** Sampled time owned by lib/ (our code), as a fraction of all sampled busy time. */
+  /** Sampled time owned by the subject's telemetry code, as a fraction of all sampled busy time. */
   libShare: number;
+  /** The same time per statement, in µs (uploads included). */
+  ownMicrosPerStatement: number;
   /** Sampled busy time with no owner frame at all (native I/O, GC, TLS): charged to nobody. */
   unownedShare: number;
-  /** The five lib/ functions with the most time, for finding a hot spot. */
+  /** The five functions of its own with the most time, for finding a hot spot. */
   topLibFunctions: Array<{ name: string; share: number }>;
 }
 
@@ -40,7 +69,7 @@ function post<T>(session: Session, method: string, params?: object): Promise<T> 
 
 type Owner = 'lib' | 'other' | 'none' | 'idle';
 
-function analyse(profile: Profile, format: string): ProfileShare {
+function analyse(profile: Profile, format: string, own: string[], queries: number): ProfileShare {
   const parent = new Map<number, number>();
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) {
@@ -59,8 +88,9 @@ function analyse(profile: Profile, format: string): ProfileShare {
       let current: number | undefined = id;
       while (current !== undefined) {
         const { url, functionName, lineNumber } = (byId.get(current) as ProfileNode).callFrame;
-        if (url.includes('/work/') || url.startsWith('file:') || url.includes('node_modules')) {
-          const isLib = /\/lib\/(telemetry|driver)\//.test(url) && !url.includes('node_modules');
+        // Node's own modules have `node:` URLs or none; everything else is a file.
+        if (url.startsWith('/') || url.startsWith('file:')) {
+          const isLib = isOwn(url, own);
           result = { owner: isLib ? 'lib' : 'other', name: `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}` };
           break;
         }
@@ -82,6 +112,7 @@ function analyse(profile: Profile, format: string): ProfileShare {
   return {
     format,
     libShare: time.lib / busy,
+    ownMicrosPerStatement: time.lib / queries,
     unownedShare: time.none / busy,
     topLibFunctions: [...libFunctions.entries()]
       .sort((a, b) => b[1] - a[1])
@@ -91,14 +122,12 @@ function analyse(profile: Profile, format: string): ProfileShare {
 }
 
 async function main(): Promise<void> {
-  const { endpoint, warmup, queries, sqls } = JSON.parse(process.argv[2]) as {
-    endpoint: EmulatorEndpoint;
-    warmup: number;
-    queries: number;
-    sqls: Record<string, string>;
-  };
+  const { endpoint, address, subject = 'on', warmup, queries, sqls } = JSON.parse(process.argv[2]) as ProfileSpec;
+  if (address !== undefined) {
+    resolveTo(endpoint.host, address);
+  }
   // Default settings (batch 100, flush 5 s), as in the A/B.
-  const client = await connect('on', endpoint, { telemetry: {} });
+  const client = await connect(subject, endpoint, { telemetry: {} });
   const session = await client.openSession();
   for (const sql of Object.values(sqls)) {
     for (let i = 0; i < warmup; i += 1) await runQuery(session, sql);
@@ -115,7 +144,7 @@ async function main(): Promise<void> {
     // time is not counted).
     await new Promise((resolve) => setTimeout(resolve, 5200));
     const { profile } = await post<{ profile: Profile }>(inspector, 'Profiler.stop');
-    shares.push(analyse(profile, format));
+    shares.push(analyse(profile, format, OWN_CODE[subject], queries));
   }
   inspector.disconnect();
   await session.close();
