@@ -24,6 +24,10 @@ export interface ProfileSpec {
   warmup: number;
   queries: number;
   sqls: Record<string, string>;
+  /** False: the profile stops with the last statement, before the flush interval's upload. */
+  uploads?: boolean;
+  /** Between samples, in µs. */
+  intervalMicros?: number;
 }
 
 /** Where each subject's own code lives: the folders its frames' script paths start with. */
@@ -41,7 +45,7 @@ export interface ProfileShare {
   format: string;
   /** Sampled time owned by the subject's telemetry code, as a fraction of all sampled busy time. */
   libShare: number;
-  /** The same time per statement, in µs (uploads included). */
+  /** The same time per statement, in µs. */
   ownMicrosPerStatement: number;
   /** Sampled busy time with no owner frame at all (native I/O, GC, TLS): charged to nobody. */
   unownedShare: number;
@@ -122,12 +126,14 @@ function analyse(profile: Profile, format: string, own: string[], queries: numbe
 }
 
 async function main(): Promise<void> {
-  const { endpoint, address, subject = 'on', warmup, queries, sqls } = JSON.parse(process.argv[2]) as ProfileSpec;
+  const { endpoint, address, subject = 'on', warmup, queries, sqls, uploads = true, intervalMicros = 200 } = JSON.parse(process.argv[2]) as ProfileSpec;
   if (address !== undefined) {
     resolveTo(endpoint.host, address);
   }
-  // Default settings (batch 100, flush 5 s), as in the A/B.
-  const client = await connect(subject, endpoint, { telemetry: {} });
+  // Default settings (batch 100, flush 5 s), as in the A/B; without uploads, nothing is sent until
+  // the profile is done (both telemetries read these options).
+  const telemetry = uploads ? {} : { telemetryFlushIntervalMs: 600_000, telemetryBatchSize: 10_000, telemetryMaxQueueSize: 100_000 };
+  const client = await connect(subject, endpoint, { telemetry });
   const session = await client.openSession();
   for (const sql of Object.values(sqls)) {
     for (let i = 0; i < warmup; i += 1) await runQuery(session, sql);
@@ -135,14 +141,16 @@ async function main(): Promise<void> {
   const inspector = new Session();
   inspector.connect();
   await post(inspector, 'Profiler.enable');
-  await post(inspector, 'Profiler.setSamplingInterval', { interval: 200 });
+  await post(inspector, 'Profiler.setSamplingInterval', { interval: intervalMicros });
   const shares: ProfileShare[] = [];
   for (const [format, sql] of Object.entries(sqls)) {
     await post(inspector, 'Profiler.start');
     for (let i = 0; i < queries; i += 1) await runQuery(session, sql);
-    // Past the flush interval, so the uploads these statements cause are profiled too (idle
-    // time is not counted).
-    await new Promise((resolve) => setTimeout(resolve, 5200));
+    if (uploads) {
+      // Past the flush interval, so the uploads these statements cause are profiled too (idle
+      // time is not counted).
+      await new Promise((resolve) => setTimeout(resolve, 5200));
+    }
     const { profile } = await post<{ profile: Profile }>(inspector, 'Profiler.stop');
     shares.push(analyse(profile, format, OWN_CODE[subject], queries));
   }

@@ -25,7 +25,7 @@ function sharedLogger(): DBSQLLogger {
 }
 
 export interface BenchClientOptions {
-  /** Telemetry options for the `on` kind (e.g. a short flush interval). */
+  /** Telemetry options for the `on` and `builtin` kinds (e.g. a short flush interval). */
   telemetry?: TelemetryOptions;
   /** A private provider (fresh feature-flag cache and breaker) for the `on` kind. */
   provider?: TelemetryClientProvider;
@@ -55,7 +55,8 @@ export function connectOptions(kind: ClientKind, endpoint: EmulatorEndpoint, opt
     return { ...base, telemetryEnabled: true, ...options.telemetry };
   }
   if (kind === 'builtin') {
-    return { ...base, telemetryEnabled: true };
+    // The built-in reads the same option names where they exist.
+    return { ...base, telemetryEnabled: true, ...options.telemetry };
   }
   return { ...base, telemetryEnabled: false };
 }
