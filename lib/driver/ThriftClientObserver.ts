@@ -67,8 +67,9 @@ function announcesLinks(name: string, response: ThriftStruct): boolean {
 /**
  * Watches the Thrift RPCs of one connection through methods set on the driver's Thrift client:
  * operation starts, polls, result format, compression, result links, server error states and
- * RPC failures. It only reads requests and responses and hands the caller exactly what the
- * driver would have seen, at the same moment.
+ * RPC failures. It only takes requests and responses, hands the caller exactly what the driver
+ * would have seen, at the same moment, and reads them later, in the connection's batches (see
+ * DeferredEvents), with the closes and start times it is told of in between, in order.
  */
 export default class ThriftClientObserver {
   /** Open operations by statement id, and by the handle object the driver sends with their RPCs. */
@@ -206,8 +207,8 @@ export default class ThriftClientObserver {
 
   /**
    * An RPC that hands its callback exactly what the driver would have seen, at the same moment,
-   * after the slot's observer has read it. Called as the driver calls it: on the
-   * client, with a callback.
+   * after giving it to the slot's observer. Called as the driver calls it: on the client, with a
+   * callback.
    */
   private static observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
     const read = ThriftClientObserver.readerOf(name);
