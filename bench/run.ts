@@ -267,7 +267,7 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
   await profileShares(emulator, ratioByFormat);
 }
 
-/** Processes the paired figures are spread over: one process's JIT and heap layout move its median by several µs. */
+/** Processes the paired figures are spread over: one process's JIT and heap layout move its median. */
 const PAIRED_PROCESSES = QUICK ? 1 : 3;
 
 /**
@@ -854,6 +854,8 @@ function printTable(): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // Read before anything runs: the code measured is the code loaded now.
+  const revision = gitRevision();
   progress(`node ${process.version}, ${cpus().length} CPUs${QUICK ? ', QUICK mode' : ''}`);
   // In-process and emulator-free figures first, while nothing else of ours runs.
   if (ONLY.has('hot')) hotPath();
@@ -879,7 +881,7 @@ async function main(): Promise<void> {
     cpus: cpus().length,
     quick: QUICK,
     parts: PARTS.filter((part) => ONLY.has(part)),
-    ...gitRevision(),
+    ...revision,
     seconds,
     figures,
     results,

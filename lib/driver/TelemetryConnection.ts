@@ -21,9 +21,9 @@ import ThriftClientObserver from './ThriftClientObserver';
 import { ExitFlushable, trackForExit, untrackForExit } from './exitFlush';
 
 /**
- * A process that forgot `close()` should still exit within 100 ms of its work (Node itself takes
- * about 20 ms): its pending logs get this long, enough for an upload to a nearby healthy
- * endpoint, never a noticeable delay behind a dead one.
+ * A process that forgot `close()` should still exit within 100 ms of its work: its pending logs
+ * get this long, enough for an upload to a nearby healthy endpoint, never a noticeable delay
+ * behind a dead one.
  */
 const EXIT_FLUSH_DEADLINE_MS = 50;
 

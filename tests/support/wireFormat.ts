@@ -1,5 +1,5 @@
 /**
- * A validator of telemetry uploads written from /work/shared/wire-format.md, independent of the
+ * A validator of telemetry uploads written from ../shared/wire-format.md, independent of the
  * serializer in lib/: allowed keys only, snake_case, enum values, types, `protoLogs` strings,
  * `items` an empty array, and the extra rules of `/telemetry-unauth`.
  */

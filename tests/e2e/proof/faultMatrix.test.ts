@@ -19,7 +19,7 @@ import {
 } from './support';
 
 /*
- * Issue 5's fault matrix: each way the telemetry and feature-flag endpoints can fail, against
+ * The fault matrix: each way the telemetry and feature-flag endpoints can fail, against
  * the real driver and the emulator. For every case the application sees exactly what it sees
  * with telemetry off, nothing throws or rejects unhandled, telemetry logs nothing above debug,
  * the endpoint sees a bounded number of requests, and logs are delivered as the engine's
