@@ -242,14 +242,18 @@ export default class ThriftClientObserver {
   }
 
   /**
-   * One RPC's outcome, from the client's callback: held for the next batch, or read at once, with
-   * everything held before it, when it announces links the driver is about to download. Never throws.
+   * One RPC's outcome, from the client's callback: held for the next batch, or read at once when
+   * it announces links the driver is about to download. Never throws.
    */
   private hold(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
     try {
       const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now() };
       if (error === null && announcesLinks(name, response)) {
-        this.events.deliver();
+        // A later page's links need its operation's start read first; a start needs nothing held
+        // before it, and what is held stays held.
+        if (OPERATION_STARTING_RPCS[name] === undefined && this.operationOf(request) === undefined) {
+          this.events.deliver();
+        }
         this.observe(outcome);
       } else {
         this.events.defer(ThriftClientObserver.applyOutcome, outcome);

@@ -609,6 +609,21 @@ describe('ThriftClientObserver', () => {
       expect(eventsOf(events, TelemetryEventType.CLOUDFETCH_CHUNK)).to.have.length(1);
     });
 
+    it('reads a start that announces links at once, and leaves what is held before it held', async () => {
+      const other = makeGuid(11);
+      await execute(started(other));
+      held.statementClosed(uuidOf(other), Date.now());
+      await execute(started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }] } } } }));
+      expect(held.isRunning(OP_ID)).to.equal(true);
+      expect(events).to.deep.equal([]);
+      queue.deliver();
+      expect(events.map((event) => [event.eventType, (event as { statementId?: string }).statementId])).to.deep.equal([
+        [TelemetryEventType.STATEMENT_START, uuidOf(other)],
+        [TelemetryEventType.STATEMENT_COMPLETE, uuidOf(other)],
+        [TelemetryEventType.STATEMENT_START, OP_ID],
+      ]);
+    });
+
     it('completes what a session left open after reading what is held', async () => {
       await execute(started());
       held.completeSession(SESSION_ID, T0 + 5);
