@@ -11,6 +11,15 @@ interface DriverErrorFields {
   errorName?: unknown;
 }
 
+/** A CloudFetch download carries `compressed`; the driver's inline result pages, reported the same way, do not. */
+interface DriverChunkFields {
+  statementId?: unknown;
+  chunkIndex?: unknown;
+  latencyMs?: unknown;
+  bytes?: unknown;
+  compressed?: unknown;
+}
+
 interface DriverSessionFields {
   sessionId?: unknown;
 }
@@ -19,7 +28,8 @@ interface DriverSessionFields {
  * Takes the place of the driver's own telemetry emitter and aggregator (drivers from 1.15 ask
  * their client for both, at points inside the operation and session code) and turns the few of
  * their events that only the driver sees into the adapter's: the caller closing a statement,
- * an error thrown to the caller, a session closing. Nothing is set on the driver's objects, so
+ * an error thrown to the caller, a CloudFetch chunk downloaded (with its time and size, which
+ * the driver measures anyway), a session closing. Nothing is set on the driver's objects, so
  * the driver's own code keeps one shape for every operation and session. Everything on the wire
  * (start, polls, result format, links, server errors) comes from the Thrift observer, with the
  * RPCs' own times. The driver runs these methods inside its own error boundary, which logs at
@@ -49,8 +59,18 @@ export default class DriverEventReceiver {
     }
   }
 
-  /** Downloads are observed on the connection's agent, with their retries; the driver also reports inline pages here. */
-  emitCloudFetchChunk(): void {}
+  /** A CloudFetch chunk the driver downloaded, with its time and size; inline result pages are left out. */
+  emitCloudFetchChunk(fields: DriverChunkFields): void {
+    if (typeof fields?.statementId === 'string' && 'compressed' in fields) {
+      this.sink.observer.chunkDownloaded({
+        statementId: fields.statementId,
+        chunkIndex: count(fields.chunkIndex),
+        latencyMs: count(fields.latencyMs),
+        bytes: count(fields.bytes),
+        time: Date.now(),
+      });
+    }
+  }
 
   /** The connection opening is reported by the client, with the connection's parameters. */
   emitConnectionOpen(): void {}
@@ -63,4 +83,9 @@ export default class DriverEventReceiver {
 
   /** The driver's aggregator call after `emitStatementComplete`, which has done the work. */
   completeStatement(): void {}
+}
+
+/** A count or a duration from the driver: a finite number not below zero, else 0. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
 }

@@ -38,8 +38,8 @@ export interface TelemetryConnectionOptions {
   provider: TelemetryClientProvider;
   /**
    * The driver calls its client's telemetry emitter at points of its own (from 1.15): the
-   * connection then receives the driver's events there and sets nothing on its sessions and
-   * operations.
+   * connection then receives the driver's events there, sets nothing on its sessions and
+   * operations, and takes chunk downloads from the driver instead of watching its agent.
    */
   driverReportsEvents: boolean;
 }
@@ -80,7 +80,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.emitter = new TelemetryEventEmitter(this);
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
-    this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads());
+    this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads(), options.driverReportsEvents);
     this.driverEvents = new DriverEventReceiver(this);
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),

@@ -52,6 +52,15 @@ interface RpcOutcome {
   now: number;
 }
 
+/** One chunk the driver downloaded: `time` is when the download ended. */
+export interface ChunkDownload {
+  statementId: string;
+  chunkIndex: number;
+  latencyMs: number;
+  bytes: number;
+  time: number;
+}
+
 interface StatementTime {
   observer: ThriftClientObserver;
   statementId: string;
@@ -86,11 +95,16 @@ export default class ThriftClientObserver {
 
   public readonly links: CloudFetchLinkRegistry;
 
-  /** `onFirstLink`: the server announced the connection's first CloudFetch link (see CloudFetchLinkRegistry). */
+  /**
+   * `onFirstLink`: the server announced the connection's first CloudFetch link (see
+   * CloudFetchLinkRegistry). `downloadsReported`: the driver reports each chunk download itself
+   * (`chunkDownloaded()`, from 1.15), so links are only counted, never matched to requests.
+   */
   constructor(
     private readonly events: ObservationQueue,
     private readonly logger: IDBSQLLogger,
     onFirstLink?: () => void,
+    private readonly downloadsReported = false,
   ) {
     this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink);
   }
@@ -153,6 +167,27 @@ export default class ThriftClientObserver {
   statementClosed(statementId: string, endTime: number): void {
     this.events.defer(ThriftClientObserver.applyClose, { observer: this, statementId, time: endTime });
   }
+
+  /** The driver downloaded a CloudFetch chunk: reported after the RPCs held before it. */
+  chunkDownloaded(download: ChunkDownload): void {
+    this.events.defer(ThriftClientObserver.applyDownload, { observer: this, download });
+  }
+
+  private static readonly applyDownload: DeferredWork<{ observer: ThriftClientObserver; download: ChunkDownload }> = ({ observer, download }) => {
+    const observation = observer.operations.get(download.statementId);
+    if (observation === undefined) {
+      return;
+    }
+    observation.lastResultAt = download.time;
+    observer.events.emitCloudFetchChunk({
+      statementId: download.statementId,
+      chunkIndex: download.chunkIndex,
+      timestamp: download.time,
+      latencyMs: download.latencyMs,
+      bytes: download.bytes,
+      compressed: observation.isCompressed ?? false,
+    });
+  };
 
   /** True while the server has not yet reported a final state for the operation. */
   isRunning(statementId: string): boolean {
@@ -248,7 +283,7 @@ export default class ThriftClientObserver {
   private hold(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
     try {
       const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now() };
-      if (error === null && announcesLinks(name, response)) {
+      if (!this.downloadsReported && error === null && announcesLinks(name, response)) {
         // A later page's links need its operation's start read first; a start needs nothing held
         // before it, and what is held stays held.
         if (OPERATION_STARTING_RPCS[name] === undefined && this.operationOf(request) === undefined) {
@@ -434,7 +469,9 @@ export default class ThriftClientObserver {
     const links = results?.resultLinks;
     if (Array.isArray(links)) {
       for (const link of links) {
-        this.links.register(link?.fileLink, observation.statementId, observation.chunksPresent);
+        if (!this.downloadsReported) {
+          this.links.register(link?.fileLink, observation.statementId, observation.chunksPresent);
+        }
         observation.chunksPresent += 1;
       }
     }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
+import { thrift } from '@databricks/sql';
 import DeferredEvents from '../../../lib/driver/DeferredEvents';
 import DriverEventReceiver from '../../../lib/driver/DriverEventReceiver';
 import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
@@ -8,6 +9,7 @@ import { TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types
 import ClientContextStub from '../.stubs/ClientContextStub';
 import DriverThriftClientStub, { OK_STATUS, eventsOf, makeGuid, operationHandle, recordEvents, sessionHandle, uuidOf } from '../.stubs/DriverThriftClientStub';
 
+const { TOperationState, TSparkRowSetType } = thrift.TCLIService_types;
 const T0 = 1_760_000_000_000;
 const SESSION = makeGuid(1);
 const OP = makeGuid(10);
@@ -75,6 +77,45 @@ describe('DriverEventReceiver', () => {
     expect(JSON.stringify(events)).not.to.match(/secret|home/);
   });
 
+  it('reports the CloudFetch chunks the driver downloaded, and not the inline pages it reports the same way', async () => {
+    client.reply('ExecuteStatement', {
+      response: {
+        status: OK_STATUS,
+        operationHandle: operationHandle(OP),
+        directResults: {
+          operationStatus: { status: OK_STATUS, operationState: TOperationState.FINISHED_STATE },
+          resultSetMetadata: { status: OK_STATUS, resultFormat: TSparkRowSetType.URL_BASED_SET, lz4Compressed: true },
+        },
+      },
+    });
+    (client as unknown as Record<string, (request: unknown, callback: () => void) => void>).ExecuteStatement(
+      { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
+      () => undefined,
+    );
+    await clock.tickAsync(0);
+    clock.tick(40);
+    receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 0, latencyMs: 12, bytes: 4096, compressed: undefined });
+    receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 1, latencyMs: 'slow', bytes: -1, compressed: true });
+    receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 0, latencyMs: 3, bytes: 70 });
+    queue.deliver();
+    const chunks = eventsOf(events, TelemetryEventType.CLOUDFETCH_CHUNK);
+    expect(chunks.map(({ chunkIndex, latencyMs, bytes, compressed, timestamp }) => ({ chunkIndex, latencyMs, bytes, compressed, timestamp }))).to.deep.equal([
+      { chunkIndex: 0, latencyMs: 12, bytes: 4096, compressed: true, timestamp: T0 + 40 },
+      { chunkIndex: 1, latencyMs: 0, bytes: 0, compressed: true, timestamp: T0 + 40 },
+    ]);
+    receiver.emitStatementComplete({ statementId: OP_ID });
+    queue.deliver();
+    const [complete] = eventsOf(events, TelemetryEventType.STATEMENT_COMPLETE);
+    // The last chunk's arrival ends the result's consumption.
+    expect(complete).to.include({ resultReadyLatencyMs: 0, resultConsumptionLatencyMs: 40 });
+  });
+
+  it('reports no chunk for a statement it never saw start', () => {
+    receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 0, latencyMs: 1, bytes: 1, compressed: false });
+    queue.deliver();
+    expect(events).to.deep.equal([]);
+  });
+
   it('hands a session close to the connection', () => {
     receiver.emitConnectionClose({ sessionId: 'session-1', latencyMs: 3 } as never);
     expect(closedSessions).to.deep.equal(['session-1']);
@@ -83,13 +124,13 @@ describe('DriverEventReceiver', () => {
   it('ignores what the adapter observes elsewhere, and fields it cannot use', async () => {
     await execute();
     receiver.emitStatementStart();
-    receiver.emitCloudFetchChunk();
     receiver.emitConnectionOpen();
     receiver.completeStatement();
     for (const bad of [undefined, null, {}, { statementId: 7 }, { sessionId: {} }]) {
       expect(() => receiver.emitStatementComplete(bad as never)).not.to.throw();
       expect(() => receiver.emitError(bad as never)).not.to.throw();
       expect(() => receiver.emitConnectionClose(bad as never)).not.to.throw();
+      expect(() => receiver.emitCloudFetchChunk(bad as never)).not.to.throw();
     }
     queue.deliver();
     expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START]);

@@ -624,6 +624,28 @@ describe('ThriftClientObserver', () => {
       ]);
     });
 
+    it('only counts links, and holds what announces them, when the driver reports its downloads', async () => {
+      let watched = 0;
+      const reported = new ThriftClientObserver(queue, context.getLogger(), () => (watched += 1), true);
+      const other = new DriverThriftClientStub();
+      reported.observeClient(other);
+      other.reply('ExecuteStatement', {
+        response: started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }, { fileLink: 'http://h/b' }] } } } }),
+      });
+      (other as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+      await clock.tickAsync(0);
+      expect(events).to.deep.equal([]);
+      queue.deliver();
+      const download = fakeDownload('h', '/a');
+      reported.links.observeRequest(download.request);
+      download.finish();
+      reported.statementClosed(OP_ID, Date.now());
+      queue.deliver();
+      expect(watched).to.equal(0);
+      expect(eventsOf(events, TelemetryEventType.CLOUDFETCH_CHUNK)).to.deep.equal([]);
+      expect(completes()[0]).to.include({ chunksPresent: 2 });
+    });
+
     it('completes what a session left open after reading what is held', async () => {
       await execute(started());
       held.completeSession(SESSION_ID, T0 + 5);
