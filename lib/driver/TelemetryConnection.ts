@@ -87,11 +87,16 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     });
   }
 
-  /** Finds this connection's HTTP agent, to watch it for CloudFetch downloads once there are any. */
+  /**
+   * Finds this connection's HTTP agent, to watch it for CloudFetch downloads once there are any;
+   * a driver that reports its downloads itself needs no agent.
+   */
   async start(): Promise<void> {
-    const agent = await this.options.connectionProvider.getAgent();
-    if (agent && !this.closed) {
-      this.agent = agent;
+    if (!this.options.driverReportsEvents) {
+      const agent = await this.options.connectionProvider.getAgent();
+      if (agent && !this.closed) {
+        this.agent = agent;
+      }
     }
     trackForExit(this);
   }
