@@ -19,11 +19,29 @@ function positiveInteger(value: unknown, fallback: number): number {
 }
 
 /**
- * Guards one host's telemetry endpoint. CLOSED counts failed HTTP attempts in a row; at the
- * threshold it opens and refuses every request until the timeout passes; then HALF_OPEN lets
- * trial requests through: one failure opens it again, enough successes close it. Time is read
- * from `Date.now()` when asked, so no timer keeps the process alive. Settings are read from the
- * context on every call, so the breaker honours the connection's resolved configuration.
+ * One request the breaker let through. Report how it ended exactly once; later reports are
+ * ignored, so a caller may end with `onAbandon()` in a `finally` to be sure the permit is settled.
+ */
+export interface CircuitBreakerPermit {
+  /** The endpoint accepted the request. */
+  onSuccess(): void;
+  /** The endpoint failed it: throttled, server error, unreachable, timed out. */
+  onFailure(): void;
+  /** The request says nothing about the endpoint (never sent, cut by shutdown): it only frees the trial. */
+  onAbandon(): void;
+}
+
+type Outcome = 'success' | 'failure' | 'abandon';
+
+/**
+ * Guards one telemetry endpoint. CLOSED counts failed requests in a row; at the threshold it
+ * opens and refuses every request until the timeout passes; then HALF_OPEN lets one trial request
+ * through at a time: its failure opens the breaker again, its success counts toward closing it,
+ * and only once it is settled may the next trial go. Each request takes a permit from
+ * `tryAcquire()` and settles it; an outcome reported after the breaker changed state belongs to
+ * an earlier period and is ignored. Time is read from `Date.now()` when asked, so no timer keeps
+ * the process alive. Settings are read from the context on every call, so the breaker honours
+ * the connection's resolved configuration.
  */
 export default class CircuitBreaker {
   private state = CircuitBreakerState.CLOSED;
@@ -34,10 +52,15 @@ export default class CircuitBreaker {
 
   private openedAt = 0;
 
+  /** Changes on every transition: a permit from an earlier one carries a stale outcome. */
+  private generation = 0;
+
+  private trialInFlight = false;
+
   constructor(
     private readonly context: ITelemetryContext,
-    /** Only for log lines, to tell hosts apart. */
-    private readonly hostKey = '',
+    /** Only for log lines, to tell breakers apart. */
+    private readonly label = '',
   ) {}
 
   getState(): CircuitBreakerState {
@@ -45,31 +68,58 @@ export default class CircuitBreaker {
     return this.state;
   }
 
+  /** Whether a request would be let through now; asking takes nothing (see `tryAcquire`). */
   isRequestAllowed(): boolean {
     this.refresh();
-    return this.state !== CircuitBreakerState.OPEN;
+    if (this.state === CircuitBreakerState.HALF_OPEN) {
+      return !this.trialInFlight;
+    }
+    return this.state === CircuitBreakerState.CLOSED;
   }
 
-  onSuccess(): void {
+  /** A permit for one request, or undefined when the breaker refuses it. In HALF_OPEN the permit is the trial. */
+  tryAcquire(): CircuitBreakerPermit | undefined {
+    if (!this.isRequestAllowed()) {
+      return undefined;
+    }
+    const { generation } = this;
     if (this.state === CircuitBreakerState.HALF_OPEN) {
-      this.halfOpenSuccesses += 1;
-      if (this.halfOpenSuccesses >= this.settings().successThreshold) {
-        this.transition(CircuitBreakerState.CLOSED);
+      this.trialInFlight = true;
+    }
+    let settled = false;
+    const settle = (outcome: Outcome) => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      // A transition since the permit was given already cleared its trial and its counts.
+      if (generation === this.generation) {
+        this.record(outcome);
+      }
+    };
+    return {
+      onSuccess: () => settle('success'),
+      onFailure: () => settle('failure'),
+      onAbandon: () => settle('abandon'),
+    };
+  }
+
+  private record(outcome: Outcome): void {
+    if (this.state === CircuitBreakerState.HALF_OPEN) {
+      this.trialInFlight = false;
+      if (outcome === 'failure') {
+        this.transition(CircuitBreakerState.OPEN);
+      } else if (outcome === 'success') {
+        this.halfOpenSuccesses += 1;
+        if (this.halfOpenSuccesses >= this.settings().successThreshold) {
+          this.transition(CircuitBreakerState.CLOSED);
+        }
       }
       return;
     }
-    // A late success while OPEN (a request that was already in flight) proves little; the timeout decides.
-    if (this.state === CircuitBreakerState.CLOSED) {
+    if (outcome === 'success') {
       this.consecutiveFailures = 0;
-    }
-  }
-
-  onFailure(): void {
-    if (this.state === CircuitBreakerState.HALF_OPEN) {
-      this.transition(CircuitBreakerState.OPEN);
-      return;
-    }
-    if (this.state === CircuitBreakerState.CLOSED) {
+    } else if (outcome === 'failure') {
       this.consecutiveFailures += 1;
       if (this.consecutiveFailures >= this.settings().threshold) {
         this.transition(CircuitBreakerState.OPEN);
@@ -86,12 +136,14 @@ export default class CircuitBreaker {
   private transition(next: CircuitBreakerState): void {
     const previous = this.state;
     this.state = next;
+    this.generation += 1;
+    this.trialInFlight = false;
     this.consecutiveFailures = 0;
     this.halfOpenSuccesses = 0;
     if (next === CircuitBreakerState.OPEN) {
       this.openedAt = Date.now();
     }
-    this.debug(`telemetry circuit breaker ${this.hostKey}: ${previous} -> ${next}`);
+    this.debug(`telemetry circuit breaker ${this.label}: ${previous} -> ${next}`);
   }
 
   private settings(): BreakerSettings {

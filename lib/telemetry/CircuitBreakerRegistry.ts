@@ -3,7 +3,9 @@ import ITelemetryContext from './contracts/ITelemetryContext';
 
 /**
  * One circuit breaker per host, so a dead endpoint on one workspace never stops telemetry to
- * another. Instance-based: the owner (the client provider) decides its lifetime.
+ * another. It is shared by every credential on the host, so only the endpoint's own failures
+ * count against it; a credential's 401 or 403 counts in that credential's exporter. Instance-based:
+ * the owner (the client provider) decides its lifetime.
  */
 export default class CircuitBreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreaker>();

@@ -42,8 +42,9 @@ function isMarkedUnauthenticated(log: TelemetryLog): boolean {
 /**
  * Sends finished logs to the workspace's telemetry endpoint: signed-in logs to `/telemetry-ext`
  * with the connection's own headers, the rest to `/telemetry-unauth` with no credentials at all.
- * Each HTTP attempt asks the host's circuit breaker first and reports its outcome, so a dead
- * endpoint sees at most `circuitBreakerThreshold` requests. Retryable failures wait full-jitter
+ * Each HTTP attempt takes a permit from the host's circuit breaker and settles it with the outcome,
+ * so a dead endpoint sees at most `circuitBreakerThreshold` requests; a 401 or 403 counts against
+ * this credential's own breaker instead of the host's. Retryable failures wait full-jitter
  * backoff or the server's `Retry-After`; terminal ones are not retried. A partial success is never
  * re-sent (we cannot know which logs the server kept; re-sending duplicates them). Never throws,
  * never rejects, logs only at debug level, and reports nothing about its own failures.
@@ -59,11 +60,22 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
 
   private auditFile?: AuditFileWriter;
 
+  /**
+   * Counts only this credential's 401/403 answers, which say nothing about the host: other
+   * credentials keep uploading through the host's breaker, while a refused credential still backs
+   * off (at most `circuitBreakerThreshold` refused requests, then one trial per open period) instead
+   * of trying once per batch for as long as the connection lives.
+   */
+  private readonly credentialBreaker: CircuitBreaker;
+
   constructor(
     private readonly context: ITelemetryContext,
     private readonly target: TelemetryTarget,
+    /** The host's breaker, shared by every credential on the host. */
     private readonly circuitBreaker: CircuitBreaker,
-  ) {}
+  ) {
+    this.credentialBreaker = new CircuitBreaker(context, `${target.host}:${target.port} credential`);
+  }
 
   async export(logs: TelemetryLog[]): Promise<void> {
     if (this.isShutdown()) {
@@ -130,49 +142,67 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
       if (this.isShutdown()) {
         return this.drop(count, 'shut down');
       }
-      if (!this.circuitBreaker.isRequestAllowed()) {
+      const hostPermit = this.circuitBreaker.tryAcquire();
+      if (!hostPermit) {
         return this.drop(count, 'circuit breaker open');
       }
-      let headers: Record<string, string>;
-      try {
-        headers = await this.headers(unauthenticated, config);
-      } catch {
-        // No failure is reported anywhere but here: telemetry about auth failures of telemetry could recurse.
-        return this.drop(count, 'authentication headers unavailable');
-      }
-
-      if (attempt === 0) {
-        this.auditFile?.write(protoLogs);
-      }
+      // No credential goes to /telemetry-unauth, so its own breaker does not guard it.
+      const credentialPermit = unauthenticated ? undefined : this.credentialBreaker.tryAcquire();
       let failure: unknown;
       try {
-        this.stats.requests += 1;
-        const response = await this.untilShutdown(
-          httpRequest(this.context, {
-            method: 'POST',
-            url,
-            headers,
-            body,
-            timeoutMs: config.requestTimeoutMs,
-            signal: this.shutdownController.signal,
-          }),
-          config.requestTimeoutMs,
-        );
-        if (response.status >= 200 && response.status < 300) {
-          this.circuitBreaker.onSuccess();
-          this.accepted(response, count);
-          return;
+        if (!unauthenticated && !credentialPermit) {
+          return this.drop(count, 'credential refused by the server; paused');
         }
-        failure = new TelemetryHttpError(response.status, retryAfterMs(response, config.retryAfterMaxMs));
-      } catch (error) {
-        failure = error;
+        let headers: Record<string, string>;
+        try {
+          headers = await this.headers(unauthenticated, config);
+        } catch {
+          // No failure is reported anywhere but here: telemetry about auth failures of telemetry could recurse.
+          return this.drop(count, 'authentication headers unavailable');
+        }
+
+        if (attempt === 0) {
+          this.auditFile?.write(protoLogs);
+        }
+        try {
+          this.stats.requests += 1;
+          const response = await this.untilShutdown(
+            httpRequest(this.context, {
+              method: 'POST',
+              url,
+              headers,
+              body,
+              timeoutMs: config.requestTimeoutMs,
+              signal: this.shutdownController.signal,
+            }),
+            config.requestTimeoutMs,
+          );
+          if (response.status >= 200 && response.status < 300) {
+            hostPermit.onSuccess();
+            credentialPermit?.onSuccess();
+            this.accepted(response, count);
+            return;
+          }
+          failure = new TelemetryHttpError(response.status, retryAfterMs(response, config.retryAfterMaxMs));
+        } catch (error) {
+          failure = error;
+        }
+        if (this.isShutdown()) {
+          // Cut by our own shutdown: says nothing about the endpoint.
+          return this.drop(count, 'shut down');
+        }
+        if (credentialPermit && ExceptionClassifier.isAuthFailure(failure)) {
+          credentialPermit.onFailure();
+        } else {
+          hostPermit.onFailure();
+        }
+      } finally {
+        // Whatever ended the attempt without a verdict frees a half-open trial; a settled permit ignores this.
+        hostPermit.onAbandon();
+        credentialPermit?.onAbandon();
       }
-      this.circuitBreaker.onFailure();
 
       const name = ExceptionClassifier.safeErrorName(failure);
-      if (this.isShutdown()) {
-        return this.drop(count, 'shut down');
-      }
       if (!ExceptionClassifier.isRetryable(failure)) {
         return this.drop(count, `not retryable (${name}${statusOf(failure)})`);
       }

@@ -1,4 +1,5 @@
 const TERMINAL_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404]);
+const AUTH_STATUSES: ReadonlySet<number> = new Set([401, 403]);
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
 const RETRYABLE_NAMES: ReadonlySet<string> = new Set(['TimeoutError', 'AbortError']);
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
@@ -93,6 +94,16 @@ export default class ExceptionClassifier {
     const status = httpStatus(error);
     if (status !== undefined) {
       return TERMINAL_STATUSES.has(status);
+    }
+    const name = className(error);
+    return name !== undefined && AUTH_NAME.test(name);
+  }
+
+  /** The server refused the credential (401, 403, or an auth error by name): one credential's failure, terminal too. */
+  static isAuthFailure(error: unknown): boolean {
+    const status = httpStatus(error);
+    if (status !== undefined) {
+      return AUTH_STATUSES.has(status);
     }
     const name = className(error);
     return name !== undefined && AUTH_NAME.test(name);

@@ -5,6 +5,21 @@ import FeatureFlagCache from './FeatureFlagCache';
 import { TelemetryConfiguration, TelemetryLog } from './types';
 import debugLog, { readTelemetryConfig } from './debugLog';
 
+/**
+ * Least time between two flushes that error logs trigger: an error goes out at once or within
+ * this long, and an error storm adds at most one upload per period, its errors riding along.
+ */
+const ERROR_FLUSH_INTERVAL_MS = 1000;
+
+/** Whether the log reports an error; a hostile log (throwing getter) does not. */
+function carriesError(log: TelemetryLog): boolean {
+  try {
+    return Boolean(log.errorName);
+  } catch {
+    return false;
+  }
+}
+
 export interface TelemetryClientStats {
   /** Logs waiting for export. */
   queued: number;
@@ -17,10 +32,11 @@ export interface TelemetryClientStats {
 /**
  * The export queue shared by every connection of one host and credential, modelled on
  * OpenTelemetry's BatchSpanProcessor: a bounded queue that drops instead of growing, a full batch
- * or the flush interval triggers an export, the flush timer exists only while logs wait and never
- * holds the process, one export runs at a time, and `close()` is a once-promise that stops
- * accepting, flushes and shuts the exporter down within `closeTimeoutMs`. Nothing is sent until
- * the host's feature flag says 'enabled'.
+ * or the flush interval triggers an export, a log that carries an error triggers one within
+ * `ERROR_FLUSH_INTERVAL_MS` (at most one such flush per period), the flush timers exist only
+ * while logs wait and never hold the process, one export runs at a time, and `close()` is a
+ * once-promise that stops accepting, flushes and shuts the exporter down within `closeTimeoutMs`.
+ * Nothing is sent until the host's feature flag says 'enabled'.
  */
 export default class TelemetryClient {
   private readonly config: TelemetryConfiguration;
@@ -28,6 +44,11 @@ export default class TelemetryClient {
   private queue: TelemetryLog[] = [];
 
   private flushTimer?: NodeJS.Timeout;
+
+  private errorFlushTimer?: NodeJS.Timeout;
+
+  /** When the last error-triggered flush started, to space the next one. */
+  private lastErrorFlushAt = Number.NEGATIVE_INFINITY;
 
   /** The running export loop; at most one, so batches go out one at a time. */
   private draining?: Promise<void>;
@@ -82,6 +103,9 @@ export default class TelemetryClient {
       }
       this.overflowing = false;
       this.queue.push(log);
+      if (carriesError(log)) {
+        this.startErrorFlushTimer();
+      }
       if (this.queue.length >= this.config.batchSize) {
         this.drain(false);
       } else {
@@ -122,7 +146,7 @@ export default class TelemetryClient {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopFlushTimer();
+    this.stopFlushTimers();
     let deadline: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       // Ref'ed on purpose: an awaited close() must finish (or hit its deadline) even when nothing
@@ -160,7 +184,7 @@ export default class TelemetryClient {
         this.draining = undefined;
         this.flushAll = false;
         if (this.queue.length === 0) {
-          this.stopFlushTimer();
+          this.stopFlushTimers();
         } else if (!this.closing) {
           this.startFlushTimer();
         }
@@ -211,10 +235,29 @@ export default class TelemetryClient {
     this.flushTimer.unref();
   }
 
-  private stopFlushTimer(): void {
+  /** Flushes on the next turn, or once `ERROR_FLUSH_INTERVAL_MS` has passed since the last error-triggered flush. */
+  private startErrorFlushTimer(): void {
+    if (this.errorFlushTimer) {
+      return;
+    }
+    // Capped, so a clock set back cannot postpone an error past one period.
+    const wait = Math.min(ERROR_FLUSH_INTERVAL_MS, Math.max(0, this.lastErrorFlushAt + ERROR_FLUSH_INTERVAL_MS - Date.now()));
+    this.errorFlushTimer = setTimeout(() => {
+      this.errorFlushTimer = undefined;
+      this.lastErrorFlushAt = Date.now();
+      this.drain(true);
+    }, wait);
+    this.errorFlushTimer.unref();
+  }
+
+  private stopFlushTimers(): void {
     if (this.flushTimer) {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
+    }
+    if (this.errorFlushTimer) {
+      clearTimeout(this.errorFlushTimer);
+      this.errorFlushTimer = undefined;
     }
   }
 

@@ -1,9 +1,30 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import { LogLevel } from '@databricks/sql/dist/contracts/IDBSQLLogger';
-import CircuitBreaker, { CircuitBreakerState } from '../../../lib/telemetry/CircuitBreaker';
+import CircuitBreaker, { CircuitBreakerPermit, CircuitBreakerState } from '../../../lib/telemetry/CircuitBreaker';
 import CircuitBreakerRegistry from '../../../lib/telemetry/CircuitBreakerRegistry';
 import ClientContextStub from '../.stubs/ClientContextStub';
+
+/** A permit the breaker must give. */
+function acquire(breaker: CircuitBreaker): CircuitBreakerPermit {
+  const permit = breaker.tryAcquire();
+  if (!permit) {
+    throw new Error('the breaker refused a request');
+  }
+  return permit;
+}
+
+function fail(breaker: CircuitBreaker, times = 1): void {
+  for (let i = 0; i < times; i += 1) {
+    acquire(breaker).onFailure();
+  }
+}
+
+function succeed(breaker: CircuitBreaker, times = 1): void {
+  for (let i = 0; i < times; i += 1) {
+    acquire(breaker).onSuccess();
+  }
+}
 
 describe('CircuitBreaker', () => {
   let clock: sinon.SinonFakeTimers;
@@ -15,12 +36,6 @@ describe('CircuitBreaker', () => {
   afterEach(() => {
     clock.restore();
   });
-
-  function fail(breaker: CircuitBreaker, times: number): void {
-    for (let i = 0; i < times; i += 1) {
-      breaker.onFailure();
-    }
-  }
 
   it('should start in CLOSED state', () => {
     const breaker = new CircuitBreaker(new ClientContextStub());
@@ -43,15 +58,15 @@ describe('CircuitBreaker', () => {
 
   it('honours a configured threshold', () => {
     const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 2 }));
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
   });
 
   it('should reject operations when OPEN', () => {
     const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 60_000 }));
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.isRequestAllowed()).to.be.false;
     clock.tick(59_999);
     expect(breaker.isRequestAllowed()).to.be.false;
@@ -60,7 +75,7 @@ describe('CircuitBreaker', () => {
 
   it('should transition to HALF_OPEN after timeout', () => {
     const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 30_000 }));
-    breaker.onFailure();
+    fail(breaker);
     clock.tick(30_000);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
     expect(breaker.isRequestAllowed()).to.be.true;
@@ -70,13 +85,13 @@ describe('CircuitBreaker', () => {
     const breaker = new CircuitBreaker(
       new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 3 }),
     );
-    breaker.onFailure();
+    fail(breaker);
     clock.tick(1000);
     expect(breaker.isRequestAllowed()).to.be.true;
-    breaker.onSuccess();
-    breaker.onSuccess();
+    succeed(breaker);
+    succeed(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
-    breaker.onSuccess();
+    succeed(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
   });
 
@@ -85,8 +100,8 @@ describe('CircuitBreaker', () => {
     fail(breaker, 3);
     clock.tick(1000);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
-    breaker.onSuccess();
-    breaker.onFailure();
+    succeed(breaker);
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
     // The open period starts again from the failed trial.
     clock.tick(999);
@@ -98,10 +113,10 @@ describe('CircuitBreaker', () => {
   it('should reset failure count on success', () => {
     const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 3 }));
     fail(breaker, 2);
-    breaker.onSuccess();
+    succeed(breaker);
     fail(breaker, 2);
     expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
   });
 
@@ -111,31 +126,134 @@ describe('CircuitBreaker', () => {
     );
     fail(breaker, 2);
     clock.tick(10);
-    breaker.isRequestAllowed();
-    breaker.onSuccess();
+    succeed(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
   });
 
   it('late outcomes while OPEN neither close it nor extend it', () => {
-    const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000 }));
-    breaker.onFailure();
+    const breaker = new CircuitBreaker(
+      new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 1 }),
+    );
+    const lateSuccess = acquire(breaker);
+    const lateFailure = acquire(breaker);
+    fail(breaker);
     clock.tick(500);
-    breaker.onSuccess();
-    breaker.onFailure();
+    lateSuccess.onSuccess();
+    lateFailure.onFailure();
     expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
     clock.tick(500);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
   });
 
+  describe('half-open trial', () => {
+    const settings = { circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 2 };
+
+    /** A breaker that has just turned HALF_OPEN. */
+    function halfOpen(): CircuitBreaker {
+      const breaker = new CircuitBreaker(new ClientContextStub(settings));
+      fail(breaker);
+      clock.tick(1000);
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      return breaker;
+    }
+
+    it('lets exactly one trial through while it is in flight', () => {
+      const breaker = halfOpen();
+      const trial = acquire(breaker);
+      for (let i = 0; i < 5; i += 1) {
+        expect(breaker.isRequestAllowed()).to.be.false;
+        expect(breaker.tryAcquire()).to.equal(undefined);
+      }
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      trial.onSuccess();
+      // The success counts; the next trial may go, and again only one.
+      const second = acquire(breaker);
+      expect(breaker.tryAcquire()).to.equal(undefined);
+      second.onSuccess();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
+      const concurrent = [acquire(breaker), acquire(breaker), acquire(breaker)];
+      expect(concurrent).to.have.length(3);
+    });
+
+    it('a failed trial opens it again for the whole timeout', () => {
+      const breaker = halfOpen();
+      acquire(breaker).onFailure();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
+      clock.tick(999);
+      expect(breaker.tryAcquire()).to.equal(undefined);
+      clock.tick(1);
+      expect(breaker.tryAcquire()).not.to.equal(undefined);
+    });
+
+    it('asking isRequestAllowed takes no trial', () => {
+      const breaker = halfOpen();
+      expect(breaker.isRequestAllowed()).to.be.true;
+      expect(breaker.isRequestAllowed()).to.be.true;
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      acquire(breaker);
+      expect(breaker.isRequestAllowed()).to.be.false;
+    });
+
+    it('an abandoned trial frees the slot and counts neither way', () => {
+      const breaker = halfOpen();
+      acquire(breaker).onAbandon();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      acquire(breaker).onAbandon();
+      // Still two successes needed to close: abandoned trials counted for nothing.
+      succeed(breaker);
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      succeed(breaker);
+      expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
+    });
+
+    it('a permit settles once: a report after its outcome (a finally) is ignored', () => {
+      const breaker = halfOpen();
+      const trial = acquire(breaker);
+      trial.onSuccess();
+      trial.onSuccess();
+      trial.onAbandon();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      const failed = acquire(breaker);
+      failed.onFailure();
+      failed.onAbandon();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
+      expect(breaker.tryAcquire()).to.equal(undefined);
+    });
+
+    it('an outcome of a request let through before it opened neither settles nor takes the trial', () => {
+      const breaker = new CircuitBreaker(new ClientContextStub(settings));
+      const old = acquire(breaker);
+      fail(breaker);
+      clock.tick(1000);
+      const trial = acquire(breaker);
+      old.onSuccess();
+      old.onFailure();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+      expect(breaker.tryAcquire()).to.equal(undefined);
+      trial.onFailure();
+      expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
+    });
+  });
+
+  it('abandoned requests in CLOSED neither count as failures nor reset them', () => {
+    const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 2 }));
+    fail(breaker);
+    for (let i = 0; i < 10; i += 1) {
+      acquire(breaker).onAbandon();
+    }
+    expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
+    fail(breaker);
+    expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
+  });
+
   it('logs every transition at debug level only', () => {
     const context = new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 10, circuitBreakerSuccessThreshold: 1 });
     const breaker = new CircuitBreaker(context, 'host-a:443');
-    breaker.onFailure();
+    fail(breaker);
     clock.tick(10);
-    breaker.isRequestAllowed();
-    breaker.onSuccess();
+    succeed(breaker);
     const messages = context.logger.lines.map((line) => line.message);
     expect(messages).to.have.length(3);
     expect(messages[0]).to.match(/host-a:443: CLOSED -> OPEN/);
@@ -149,7 +267,7 @@ describe('CircuitBreaker', () => {
     const breaker = new CircuitBreaker(context);
     fail(breaker, 2);
     context.config = { ...context.config, circuitBreakerThreshold: 3 };
-    breaker.onFailure();
+    fail(breaker);
     expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
   });
 
@@ -158,7 +276,7 @@ describe('CircuitBreaker', () => {
       const context = new ClientContextStub({ circuitBreakerThreshold: 1 });
       sinon.stub(context.logger, 'log').throws(new Error('logger down'));
       const breaker = new CircuitBreaker(context);
-      expect(() => breaker.onFailure()).not.to.throw();
+      expect(() => fail(breaker)).not.to.throw();
       expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
     });
 
@@ -168,7 +286,7 @@ describe('CircuitBreaker', () => {
       const breaker = new CircuitBreaker(context);
       fail(breaker, 4);
       expect(breaker.getState()).to.equal(CircuitBreakerState.CLOSED);
-      breaker.onFailure();
+      fail(breaker);
       expect(breaker.getState()).to.equal(CircuitBreakerState.OPEN);
       clock.tick(59_999);
       expect(breaker.isRequestAllowed()).to.be.false;
@@ -183,7 +301,7 @@ describe('CircuitBreaker', () => {
         );
         fail(breaker, 4);
         expect(breaker.getState(), String(bad)).to.equal(CircuitBreakerState.CLOSED);
-        breaker.onFailure();
+        fail(breaker);
         expect(breaker.getState(), String(bad)).to.equal(CircuitBreakerState.OPEN);
       }
     });
@@ -203,8 +321,8 @@ describe('CircuitBreakerRegistry', () => {
     const one = registry.getCircuitBreaker('host1:443', context);
     const two = registry.getCircuitBreaker('host2:443', context);
     expect(one).not.to.equal(two);
-    one.onFailure();
-    one.onFailure();
+    fail(one);
+    fail(one);
     expect(one.getState()).to.equal(CircuitBreakerState.OPEN);
     expect(two.getState()).to.equal(CircuitBreakerState.CLOSED);
     expect(two.isRequestAllowed()).to.be.true;
@@ -214,7 +332,7 @@ describe('CircuitBreakerRegistry', () => {
     const registry = new CircuitBreakerRegistry();
     const context = new ClientContextStub({ circuitBreakerThreshold: 1 });
     const first = registry.getCircuitBreaker('host1:443', context);
-    first.onFailure();
+    fail(first);
     registry.removeCircuitBreaker('host1:443');
     registry.removeCircuitBreaker('never-seen');
     const second = registry.getCircuitBreaker('host1:443', context);

@@ -6,13 +6,54 @@ import sinon from 'sinon';
 import { LogLevel } from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import * as httpRequestModule from '../../../lib/telemetry/httpRequest';
 import { HttpRequest, HttpResponse } from '../../../lib/telemetry/httpRequest';
-import CircuitBreaker, { CircuitBreakerState } from '../../../lib/telemetry/CircuitBreaker';
+import CircuitBreaker, { CircuitBreakerPermit, CircuitBreakerState } from '../../../lib/telemetry/CircuitBreaker';
 import DatabricksTelemetryExporter from '../../../lib/telemetry/DatabricksTelemetryExporter';
 import TelemetryTarget from '../../../lib/telemetry/contracts/TelemetryTarget';
 import { TelemetryConfiguration, TelemetryLog } from '../../../lib/telemetry/types';
-import CircuitBreakerStub from '../.stubs/CircuitBreakerStub';
 import ClientContextStub from '../.stubs/ClientContextStub';
 import { makeTarget } from '../.stubs/TelemetryTargetStub';
+
+type PermitOutcome = 'success' | 'failure' | 'abandon';
+
+/** A host breaker whose answer the test sets, recording how each permit it gave was settled (first report only). */
+class BreakerFake extends CircuitBreaker {
+  public allowed = true;
+
+  public acquired = 0;
+
+  public readonly outcomes: PermitOutcome[] = [];
+
+  constructor() {
+    super(new ClientContextStub());
+  }
+
+  get successes(): number {
+    return this.outcomes.filter((outcome) => outcome === 'success').length;
+  }
+
+  get failures(): number {
+    return this.outcomes.filter((outcome) => outcome === 'failure').length;
+  }
+
+  isRequestAllowed(): boolean {
+    return this.allowed;
+  }
+
+  tryAcquire(): CircuitBreakerPermit | undefined {
+    if (!this.allowed) {
+      return undefined;
+    }
+    this.acquired += 1;
+    let settled = false;
+    const settle = (outcome: PermitOutcome) => () => {
+      if (!settled) {
+        settled = true;
+        this.outcomes.push(outcome);
+      }
+    };
+    return { onSuccess: settle('success'), onFailure: settle('failure'), onAbandon: settle('abandon') };
+  }
+}
 
 const SESSION_ID = '01f0a1b2-c3d4-1e5f-8a9b-0c1d2e3f4a5b';
 
@@ -57,7 +98,7 @@ describe('DatabricksTelemetryExporter', () => {
   let http: sinon.SinonStub<Parameters<typeof httpRequestModule.default>, ReturnType<typeof httpRequestModule.default>>;
   let clock: sinon.SinonFakeTimers;
   let context: ClientContextStub;
-  let breaker: CircuitBreakerStub;
+  let breaker: BreakerFake;
 
   function exporter(config: Partial<TelemetryConfiguration> = {}, target: TelemetryTarget = makeTarget(), cb: CircuitBreaker = breaker) {
     context.config = { ...context.config, ...config };
@@ -75,7 +116,7 @@ describe('DatabricksTelemetryExporter', () => {
   beforeEach(() => {
     clock = sinon.useFakeTimers({ now: 1760000000500 });
     context = new ClientContextStub();
-    breaker = new CircuitBreakerStub();
+    breaker = new BreakerFake();
     http = sinon.stub(httpRequestModule, 'default');
     http.resolves(ok(1));
   });
@@ -385,6 +426,186 @@ describe('DatabricksTelemetryExporter', () => {
     });
   });
 
+  describe('circuit breaker permits', () => {
+    it('settles every permit it takes exactly once, whatever ends the attempt', async () => {
+      const scenarios: Array<[string, () => Promise<unknown>]> = [
+        ['success', () => exporter().export([log()])],
+        ['503 then success', async () => {
+          http.onFirstCall().resolves(response(503));
+          const done = exporter().export([log()]);
+          await clock.tickAsync(1000);
+          return done;
+        }],
+        ['401', () => {
+          http.resolves(response(401));
+          return exporter().export([log()]);
+        }],
+        ['headers fail', () => exporter({}, makeTarget({ getAuthHeaders: async () => Promise.reject(new Error('x')) })).export([log()])],
+        ['shutdown mid-request', async () => {
+          http.callsFake(hangUntilAborted);
+          const e = exporter({ requestTimeoutMs: 60_000 });
+          const done = e.export([log()]);
+          await clock.tickAsync(10);
+          e.shutdown();
+          return done;
+        }],
+        ['request timeout', async () => {
+          http.callsFake(() => new Promise<HttpResponse>(() => undefined));
+          const done = exporter({ requestTimeoutMs: 100, maxRetries: 0 }).export([log()]);
+          await clock.tickAsync(100);
+          return done;
+        }],
+      ];
+      for (const [label, run] of scenarios) {
+        breaker = new BreakerFake();
+        http.reset();
+        http.resolves(ok(1));
+        await run();
+        expect(breaker.acquired, label).to.be.greaterThan(0);
+        expect(breaker.outcomes, label).to.have.length(breaker.acquired);
+      }
+    });
+
+    it('a shutdown during a request abandons its permit instead of failing it', async () => {
+      http.callsFake(hangUntilAborted);
+      const e = exporter({ requestTimeoutMs: 60_000 });
+      const done = e.export([log()]);
+      await clock.tickAsync(10);
+      e.shutdown();
+      await done;
+      expect(breaker.outcomes).to.deep.equal(['abandon']);
+    });
+
+    it('503s, timeouts and network errors count against the host breaker', async () => {
+      http.onCall(0).resolves(response(503));
+      http.onCall(1).rejects(systemError('ECONNRESET'));
+      http.onCall(2).callsFake(() => new Promise<HttpResponse>(() => undefined));
+      const done = exporter({ maxRetries: 3, requestTimeoutMs: 1000 }).export([log()]);
+      await clock.tickAsync(10_000);
+      await done;
+      expect(breaker.outcomes).to.deep.equal(['failure', 'failure', 'failure', 'success']);
+    });
+
+    it('a 401 or 403 does not count against the host breaker', async () => {
+      for (const status of [401, 403]) {
+        breaker = new BreakerFake();
+        http.resolves(response(status));
+        await exporter({ circuitBreakerThreshold: 1 }).export([log()]);
+        expect(breaker.outcomes, String(status)).to.deep.equal(['abandon']);
+      }
+    });
+
+    it('a credential refused `threshold` times pauses its own signed-in uploads for the open period, not /telemetry-unauth', async () => {
+      http.resolves(response(401));
+      const e = exporter({ circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 60_000, circuitBreakerSuccessThreshold: 1 });
+      for (let i = 0; i < 10; i += 1) {
+        await e.export([log()]);
+      }
+      expect(http.callCount).to.equal(3);
+      expect(context.logger.has(/credential refused by the server; paused/)).to.be.true;
+      expect(breaker.failures).to.equal(0);
+
+      http.resolves(ok(1));
+      await e.export([log({ unauthenticated: true })]);
+      expect(http.callCount).to.equal(4);
+      expect(request(3).url).to.match(/\/telemetry-unauth$/);
+
+      await clock.tickAsync(60_000 - 1);
+      await e.export([log()]);
+      expect(http.callCount).to.equal(4);
+      await clock.tickAsync(1);
+      await e.export([log()]);
+      await e.export([log()]);
+      expect(http.callCount).to.equal(6); // the trial succeeded and closed the credential's breaker
+      expect(request(5).url).to.match(/\/telemetry-ext$/);
+      expect(e.getStats()).to.include({ requests: 6, logsDelivered: 3, logsDropped: 11 });
+    });
+
+    describe('half-open host breaker shared by two credentials', () => {
+      let host: CircuitBreaker;
+      let pending: Array<(value: HttpResponse) => void>;
+
+      beforeEach(async () => {
+        context.config = { ...context.config, circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 2 };
+        host = new CircuitBreaker(context);
+        http.resolves(response(503));
+        await exporter({ maxRetries: 0 }, makeTarget(), host).export([log()]);
+        await clock.tickAsync(1000);
+        expect(host.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+        http.reset();
+        pending = [];
+        http.callsFake(() => new Promise<HttpResponse>((resolve) => pending.push(resolve)));
+      });
+
+      const credential = (key: string, overrides: Partial<TelemetryTarget> = {}) =>
+        exporter({ maxRetries: 0 }, makeTarget({ credentialKey: key, ...overrides }), host);
+
+      it('admits one trial at a time: the other credential is refused until it is settled', async () => {
+        const a = credential('a');
+        const b = credential('b');
+        const first = a.export([log()]);
+        await clock.tickAsync(0);
+        await b.export([log(), log()]);
+        const second = b.export([log()]);
+        await clock.tickAsync(0);
+        expect(http.callCount).to.equal(1);
+        expect(b.getStats()).to.include({ requests: 0, logsDropped: 3 });
+
+        pending[0](ok(1));
+        await first;
+        expect(host.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+        await second;
+        const third = b.export([log()]);
+        await clock.tickAsync(0);
+        expect(http.callCount).to.equal(2);
+        pending[1](ok(1));
+        await third;
+        expect(host.getState()).to.equal(CircuitBreakerState.CLOSED);
+      });
+
+      it('a trial cut by shutdown frees the slot for the other credential', async () => {
+        const a = credential('a');
+        const b = credential('b');
+        const cut = a.export([log()]);
+        await clock.tickAsync(0);
+        expect(host.isRequestAllowed()).to.be.false;
+        a.shutdown();
+        await cut;
+        expect(host.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+        const trial = b.export([log()]);
+        await clock.tickAsync(0);
+        expect(http.callCount).to.equal(2);
+        pending[1](ok(1));
+        await trial;
+        expect(b.getStats()).to.include({ logsDelivered: 1 });
+      });
+
+      it('a trial whose auth headers fail frees the slot', async () => {
+        const broken = credential('a', { getAuthHeaders: async () => Promise.reject(new Error('token refresh failed')) });
+        await broken.export([log()]);
+        expect(http.callCount).to.equal(0);
+        const trial = credential('b').export([log()]);
+        await clock.tickAsync(0);
+        expect(http.callCount).to.equal(1);
+        pending[0](ok(1));
+        await trial;
+      });
+
+      it("a trial refused with 401 frees the slot without re-opening the host's breaker", async () => {
+        const refused = credential('a').export([log()]);
+        await clock.tickAsync(0);
+        pending[0](response(401));
+        await refused;
+        expect(host.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
+        const trial = credential('b').export([log()]);
+        await clock.tickAsync(0);
+        expect(http.callCount).to.equal(2);
+        pending[1](ok(1));
+        await trial;
+      });
+    });
+  });
+
   describe('responses', () => {
     it('partial success is counted and never re-sent', async () => {
       http.resolves(ok(1));
@@ -651,8 +872,8 @@ describe('DatabricksTelemetryExporter', () => {
           return exporter().export([hostile]);
         }],
         ['the breaker throws', () => {
-          const throwing = new CircuitBreakerStub();
-          sinon.stub(throwing, 'isRequestAllowed').throws(new Error('breaker'));
+          const throwing = new BreakerFake();
+          sinon.stub(throwing, 'tryAcquire').throws(new Error('breaker'));
           return exporter({}, makeTarget(), throwing).export([log()]);
         }],
         ['an invalid maxRetries', () => exporter({ maxRetries: -1 }).export([log()])],

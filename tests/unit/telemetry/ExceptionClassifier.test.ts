@@ -41,6 +41,24 @@ describe('ExceptionClassifier', () => {
     });
   });
 
+  describe('isAuthFailure', () => {
+    it('should identify 401/403 and auth errors by name as auth failures', () => {
+      for (const status of [401, 403]) {
+        expect(ExceptionClassifier.isAuthFailure(httpError(status)), `statusCode ${status}`).to.be.true;
+        expect(ExceptionClassifier.isAuthFailure(new TelemetryHttpError(status)), `TelemetryHttpError ${status}`).to.be.true;
+      }
+      expect(ExceptionClassifier.isAuthFailure(new AuthenticationError('bad token'))).to.be.true;
+    });
+
+    it('should not count endpoint failures or other terminal statuses as auth failures', () => {
+      for (const status of [200, 400, 404, 413, 429, 500, 503]) {
+        expect(ExceptionClassifier.isAuthFailure(new TelemetryHttpError(status)), `${status}`).to.be.false;
+      }
+      expect(ExceptionClassifier.isAuthFailure(Object.assign(new AuthenticationError('x'), { statusCode: 503 }))).to.be.false;
+      expect(ExceptionClassifier.isAuthFailure(systemError('ECONNREFUSED'))).to.be.false;
+    });
+  });
+
   describe('isRetryable', () => {
     it('should identify 429/500/502/503/504 as retryable', () => {
       for (const status of [429, 500, 502, 503, 504]) {
@@ -125,8 +143,9 @@ describe('ExceptionClassifier', () => {
       ['a driver error', new HiveDriverError('x')],
     ];
     for (const [label, input] of inputs) {
-      it(`${label}: neither terminal nor retryable, and a safe name`, () => {
+      it(`${label}: neither terminal nor retryable nor an auth failure, and a safe name`, () => {
         expect(ExceptionClassifier.isTerminal(input)).to.be.false;
+        expect(ExceptionClassifier.isAuthFailure(input)).to.be.false;
         expect(ExceptionClassifier.isRetryable(input)).to.be.false;
         expect(ExceptionClassifier.safeErrorName(input)).to.match(/^[A-Za-z][A-Za-z0-9_.]{0,63}$/);
       });

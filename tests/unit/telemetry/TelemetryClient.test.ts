@@ -29,6 +29,11 @@ function makeLog(): TelemetryLog {
   return { kind: 'statement', eventId: `event-${sequence}`, timestamp: sequence, statementId: `st-${sequence}` };
 }
 
+/** A log that reports an error: a failed statement, or an error on its own. */
+function makeErrorLog(kind: 'statement' | 'error' = 'statement'): TelemetryLog {
+  return { ...makeLog(), kind, timestamp: Date.now(), errorName: 'SomeError' };
+}
+
 describe('TelemetryClient', () => {
   let clock: sinon.SinonFakeTimers;
   let context: ClientContextStub;
@@ -139,6 +144,140 @@ describe('TelemetryClient', () => {
       await settle();
       expect(exporter.batches).to.deep.equal([later]);
       expect(context.logger.aboveDebug()).to.deep.equal([]);
+    });
+  });
+
+  describe('errors uploaded promptly', () => {
+    /** When each export started, by the fake clock. */
+    let exportTimes: number[];
+
+    beforeEach(() => {
+      exportTimes = [];
+      const record = exporter.export.bind(exporter);
+      exporter.export = (logs) => {
+        exportTimes.push(Date.now());
+        return record(logs);
+      };
+    });
+
+    it('should export a log carrying an error at once, with what waits beside it', async () => {
+      const waiting = makeLog();
+      client.enqueue(waiting);
+      const failed = makeErrorLog();
+      client.enqueue(failed);
+      await settle();
+      expect(exporter.batches).to.deep.equal([[waiting, failed]]);
+      expect(clock.countTimers()).to.equal(0);
+    });
+
+    it('should export an error-only log within a second, not at the flush interval', async () => {
+      client.enqueue(makeErrorLog());
+      await settle();
+      const second = makeErrorLog('error');
+      client.enqueue(second);
+      await clock.tickAsync(999);
+      expect(exporter.batches).to.have.length(1);
+      await clock.tickAsync(1);
+      expect(exporter.batches[1]).to.deep.equal([second]);
+      expect(exportTimes.map((time) => time - 1_000_000)).to.deep.equal([0, 1000]);
+    });
+
+    it('should keep a log without an error waiting for the flush interval', async () => {
+      client.enqueue(makeLog());
+      client.enqueue({ ...makeLog(), kind: 'error', errorName: '' });
+      await clock.tickAsync(4999);
+      expect(exporter.batches).to.deep.equal([]);
+      await clock.tickAsync(1);
+      expect(exporter.batches).to.have.length(1);
+    });
+
+    it('should bound an error storm to one extra export a second, exporting every log once', async () => {
+      create({ batchSize: 5000, maxQueueSize: 5000 });
+      const logs: TelemetryLog[] = [];
+      for (let i = 0; i < 1000; i += 1) {
+        const failed = makeErrorLog(i % 2 === 0 ? 'statement' : 'error');
+        logs.push(failed);
+        client.enqueue(failed);
+        await clock.tickAsync(10);
+      }
+      await clock.tickAsync(1000);
+      expect(exporter.logs).to.deep.equal(logs);
+      expect(exportTimes.length).to.be.at.most(11);
+      exportTimes.slice(1).forEach((time, i) => expect(time - exportTimes[i]).to.be.at.least(1000));
+      // ...and no error waited more than a second.
+      let exported = 0;
+      exporter.batches.forEach((batch, i) => {
+        batch.forEach((log) => expect(exportTimes[i] - log.timestamp).to.be.at.most(1000));
+        exported += batch.length;
+      });
+      expect(exported).to.equal(1000);
+    });
+
+    it('should still run one export at a time when errors arrive during one', async () => {
+      create({ maxQueueSize: 100 });
+      exporter.hang();
+      client.enqueue(makeErrorLog());
+      await settle();
+      for (let i = 0; i < 20; i += 1) {
+        client.enqueue(makeErrorLog());
+        await clock.tickAsync(500);
+      }
+      expect(exporter.exportCalls).to.equal(1);
+      exporter.release();
+      await clock.tickAsync(1000);
+      expect(exporter.logs).to.have.length(21);
+      expect(exporter.exportCalls).to.be.at.most(1 + Math.ceil(20 / 3)); // batchSize 3, one batch after another
+    });
+
+    it('should send nothing while the flag is unknown, then everything once it is enabled', async () => {
+      flags.state = 'unknown';
+      const logs = [makeErrorLog(), makeErrorLog('error')];
+      logs.forEach((log) => client.enqueue(log));
+      await clock.tickAsync(1500);
+      logs.push(makeErrorLog());
+      client.enqueue(logs[2]);
+      await clock.tickAsync(10_000);
+      expect(exportTimes).to.deep.equal([]);
+      expect(client.getStats().queued).to.equal(3);
+      expect(clock.countTimers()).to.equal(1); // the interval's re-check only: nothing spins
+      flags.state = 'enabled';
+      await clock.tickAsync(5000);
+      expect(exporter.logs).to.deep.equal(logs);
+    });
+
+    it('should drop an error log while the flag is off, with no timer', async () => {
+      flags.state = 'disabled';
+      client.enqueue(makeErrorLog());
+      await clock.tickAsync(1000);
+      expect(exportTimes).to.deep.equal([]);
+      expect(client.getStats().dropped).to.equal(1);
+      expect(clock.countTimers()).to.equal(0);
+    });
+
+    it('should leave no error flush timer behind after close', async () => {
+      client.enqueue(makeErrorLog());
+      await settle();
+      const pending = makeErrorLog();
+      client.enqueue(pending);
+      expect(clock.countTimers()).to.equal(2);
+      await client.close();
+      expect(exporter.logs[1]).to.equal(pending);
+      expect(clock.countTimers()).to.equal(0);
+      client.enqueue(makeErrorLog());
+      await clock.tickAsync(2000);
+      expect(exporter.logs).to.have.length(2);
+    });
+
+    it('should unref the error flush timer so it never holds the process', async () => {
+      clock.restore();
+      create();
+      client.enqueue(makeErrorLog());
+      try {
+        expect((client as any).errorFlushTimer.hasRef()).to.equal(false);
+      } finally {
+        await client.close();
+        clock = sinon.useFakeTimers();
+      }
     });
   });
 

@@ -6,8 +6,10 @@ import ITelemetryContext from '../../../lib/telemetry/contracts/ITelemetryContex
 import TelemetryTarget from '../../../lib/telemetry/contracts/TelemetryTarget';
 import FeatureFlagCache, { TELEMETRY_FLAG_NAME } from '../../../lib/telemetry/FeatureFlagCache';
 import * as httpRequestModule from '../../../lib/telemetry/httpRequest';
+import { HttpRequest, HttpResponse } from '../../../lib/telemetry/httpRequest';
 import TelemetryClient from '../../../lib/telemetry/TelemetryClient';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
+import { TelemetryLog } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
 import TelemetryExporterStub from '../.stubs/TelemetryExporterStub';
 import { makeTarget } from '../.stubs/TelemetryTargetStub';
@@ -185,6 +187,78 @@ describe('TelemetryClientProvider', () => {
     await provider.releaseClient(makeTarget());
     expect(provider.getRefCount(makeTarget())).to.equal(0);
     expect(exporters[0].exporter.shutdownCalls).to.equal(1);
+  });
+
+  describe('two credentials on one host, real breakers and exporters', () => {
+    const FLAGS_ON = JSON.stringify({ flags: [{ name: TELEMETRY_FLAG_NAME, value: 'true' }] });
+    /** Telemetry uploads per token, in order. */
+    let uploads: Record<string, number>;
+    /** What the telemetry endpoint answers each token. */
+    let statusFor: Record<string, number>;
+    let real: TelemetryClientProvider;
+
+    const answer = (status: number, body = ''): HttpResponse => ({ status, header: () => undefined, body });
+    const target = (key: string) =>
+      makeTarget({ credentialKey: key, getAuthHeaders: async () => ({ Authorization: `Bearer token-${key}` }) });
+    let sequence = 0;
+    const statementLog = (): TelemetryLog => {
+      sequence += 1;
+      return {
+        kind: 'statement',
+        eventId: `9b2f6c1e-4a57-4c1e-9d8e-${String(sequence).padStart(12, '0')}`,
+        timestamp: Date.now(),
+        sessionId: '01f0a1b2-c3d4-1e5f-8a9b-0c1d2e3f4a5b',
+        statementId: '01f0a1b2-c3d4-1e5f-8a9b-ffffffffffff',
+        operationLatencyMs: 10,
+        statement: { statementType: 'QUERY', chunksIterated: 0, chunkSumLatencyMs: 0, bytesDownloaded: 0 },
+      };
+    };
+
+    beforeEach(() => {
+      uploads = { a: 0, b: 0 };
+      statusFor = { a: 200, b: 200 };
+      httpStub.callsFake(async (_context: unknown, request: HttpRequest) => {
+        if (!request.url.includes('/telemetry-ext')) {
+          return answer(200, FLAGS_ON);
+        }
+        const key = (request.headers?.Authorization ?? '').replace('Bearer token-', '');
+        uploads[key] += 1;
+        return answer(statusFor[key], JSON.stringify({ numProtoSuccess: 1 }));
+      });
+      context = new ClientContextStub({ batchSize: 1, maxRetries: 0, circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 60_000 });
+      real = new TelemetryClientProvider(flags);
+    });
+
+    /** Each log is its own batch (batchSize 1), sent in turn. */
+    async function send(client: TelemetryClient, count: number): Promise<void> {
+      for (let i = 0; i < count; i += 1) {
+        client.enqueue(statementLog());
+        await clock.tickAsync(0);
+      }
+    }
+
+    it("one credential's 401s, beyond the threshold, never stop the other credential's uploads", async () => {
+      const a = real.getOrCreateClient(context, target('a')) as TelemetryClient;
+      const b = real.getOrCreateClient(context, target('b')) as TelemetryClient;
+      await clock.tickAsync(0);
+      statusFor.a = 401;
+      await send(a, 10);
+      await send(b, 5);
+      expect(uploads).to.deep.equal({ a: 3, b: 5 }); // A stopped at its own threshold; B sent every batch
+      await send(a, 2);
+      await send(b, 2);
+      expect(uploads).to.deep.equal({ a: 3, b: 7 });
+    });
+
+    it("503s open the host's breaker for both credentials", async () => {
+      const a = real.getOrCreateClient(context, target('a')) as TelemetryClient;
+      const b = real.getOrCreateClient(context, target('b')) as TelemetryClient;
+      await clock.tickAsync(0);
+      statusFor.a = 503;
+      await send(a, 5);
+      await send(b, 5);
+      expect(uploads).to.deep.equal({ a: 3, b: 0 });
+    });
   });
 
   describe('default instance', () => {
