@@ -57,6 +57,9 @@ export function getConnectionParameters(options: AnyConnectionOptions, config: C
     other: undefined,
   } as const;
   return {
+    httpPath: getHttpPath(options.path),
+    hostUrl: getHostUrl(options.host),
+    hostPort: options.port ?? 443,
     mode: 'THRIFT',
     authMech: authType === 'pat' ? 'PAT' : authType === 'other' ? 'OTHER' : 'OAUTH',
     authFlow: authFlows[authType],
@@ -78,6 +81,28 @@ export function getWorkspaceId(httpPath: unknown): string | undefined {
   }
   const match = /[?&]o=(\d{1,19})(?:&|$)/.exec(httpPath) ?? /\/o\/(\d{1,19})(?:\/|$)/.exec(httpPath);
   return match?.[1];
+}
+
+/**
+ * The HTTP path as the driver requests it (with a leading slash), without its query string or
+ * fragment: the path names the warehouse or cluster, while a query could carry anything (its
+ * `o=<id>` is sent as `workspace_id`).
+ */
+export function getHttpPath(httpPath: unknown): string | undefined {
+  if (typeof httpPath !== 'string') {
+    return undefined;
+  }
+  const path = httpPath.replace(/[?#][\s\S]*$/, '').trim();
+  if (path === '') {
+    return undefined;
+  }
+  return path.startsWith('/') ? path : `/${path}`;
+}
+
+/** `https://<host>`: the workspace's address in the form the other drivers send it, the same host telemetry uploads to. */
+export function getHostUrl(host: unknown): string | undefined {
+  const name = typeof host === 'string' ? normalizeHost(host) : '';
+  return name === '' ? undefined : `https://${name}`;
 }
 
 /** Host name as the driver connects to it, without scheme, port or trailing slash. */

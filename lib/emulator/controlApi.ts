@@ -19,8 +19,8 @@ export function handleControl(emulator: Emulator, method: string, url: URL, rawB
   try {
     switch (route) {
       case 'GET /emulator': {
-        const { host, port, path, token, ca } = emulator;
-        return jsonReply(200, { host, port, path, token, ca, url: emulator.url });
+        const { host, port, path, orgId, token, ca } = emulator;
+        return jsonReply(200, { host, port, path, orgId, token, ca, url: emulator.url });
       }
       case 'GET /emulator/telemetry':
         return jsonReply(200, { requests: emulator.telemetry.requests(), logs: emulator.telemetry.logs() });

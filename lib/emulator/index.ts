@@ -1,4 +1,4 @@
-export { startEmulator } from './server';
+export { DEFAULT_ORG_ID, startEmulator } from './server';
 export type { Emulator, EmulatorConnectOptions, EmulatorOptions, RequestCounts } from './types';
 export type { Fault, FaultStep, FaultTarget } from './faults';
 export type { ResultFormat, StatementHints } from './sql';

@@ -12,6 +12,8 @@ import { Warehouse } from './warehouse';
 export interface RouterParts {
   emulator: Emulator;
   token: string;
+  /** Sent in `x-databricks-org-id` on workspace responses; null for none. */
+  orgId: string | null;
   warehousePath: string;
   warehouse: Warehouse;
   telemetry: TelemetryCollector;
@@ -54,6 +56,11 @@ export class Router {
     const url = new URL(req.url ?? '/', 'https://emulator.invalid');
     const path = url.pathname;
     const method = req.method ?? 'GET';
+    const control = path === '/emulator' || path.startsWith('/emulator/');
+    // Like a real workspace; CloudFetch files come from cloud storage, which does not send it.
+    if (this.parts.orgId !== null && !control && !CLOUD_FETCH.test(path)) {
+      res.setHeader('x-databricks-org-id', this.parts.orgId);
+    }
 
     if (path === this.parts.warehousePath) {
       this.counts.thrift += 1;
@@ -97,7 +104,7 @@ export class Router {
       return delivery.respond(req, res, faults.next('featureFlags'), () => this.parts.featureFlags.reply());
     }
 
-    if (path === '/emulator' || path.startsWith('/emulator/')) {
+    if (control) {
       this.counts.control += 1;
       const body = await readBody(req);
       return delivery.send(res, handleControl(this.parts.emulator, method, url, body));

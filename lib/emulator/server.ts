@@ -10,6 +10,9 @@ import { getCertificate } from './tls';
 import { Emulator, EmulatorOptions } from './types';
 import { Warehouse } from './warehouse';
 
+/** The workspace id the emulator names in `x-databricks-org-id` unless told otherwise (a 16-digit id, like real ones). */
+export const DEFAULT_ORG_ID = '5550001112223334';
+
 /**
  * Starts a local Databricks workspace over HTTPS: a SQL warehouse (Thrift), CloudFetch files,
  * the feature-flag endpoint and the telemetry collector, with fault injection on each.
@@ -19,6 +22,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const host = options.host ?? '127.0.0.1';
   const token = options.token ?? 'dapi-emulator-token';
   const path = `/sql/1.0/warehouses/${options.warehouseId ?? 'emulator'}`;
+  const orgId = options.orgId === undefined ? DEFAULT_ORG_ID : options.orgId;
 
   const server = createServer({ key: certificate.key, cert: certificate.cert });
   // Tracked so close() can end hanging and keep-alive connections instead of waiting for them.
@@ -58,6 +62,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     port,
     url,
     path,
+    orgId,
     token,
     ca: certificate.cert,
     connectOptions: () => ({ host, port, path, token, customCaCert: certificate.cert }),
@@ -85,7 +90,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   };
 
-  const router = new Router({ emulator, token, warehousePath: path, warehouse, telemetry, featureFlags, faults, delivery });
+  const router = new Router({ emulator, token, orgId, warehousePath: path, warehouse, telemetry, featureFlags, faults, delivery });
   server.on('request', (req, res) => {
     router.handle(req, res);
   });

@@ -33,6 +33,13 @@ export interface EmulatorOptions {
   statementDelayMs?: number;
   /** The telemetry feature flag. Default enabled, TTL 900 s. */
   featureFlag?: { enabled: boolean; ttlSeconds?: number };
+  /**
+   * The workspace id sent, as a real workspace does, in the `x-databricks-org-id` header of every
+   * workspace response (not CloudFetch files, which come from cloud storage, nor the control API).
+   * Sent as given, so a test can send a malformed one; `null` sends no header.
+   * Default `DEFAULT_ORG_ID`.
+   */
+  orgId?: string | null;
 }
 
 /** Spread into `DBSQLClient.connect()`. */
@@ -68,6 +75,8 @@ export interface Emulator {
   readonly url: string;
   /** The warehouse's HTTP path, `/sql/1.0/warehouses/<id>`. */
   readonly path: string;
+  /** The `x-databricks-org-id` its responses carry, or null for none. */
+  readonly orgId: string | null;
   readonly token: string;
   /** PEM certificate to trust (`customCaCert`). */
   readonly ca: string;

@@ -1,6 +1,7 @@
 import AuditFileWriter from './AuditFileWriter';
 import CircuitBreaker from './CircuitBreaker';
 import ExceptionClassifier from './ExceptionClassifier';
+import FeatureFlagCache from './FeatureFlagCache';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import ITelemetryExporter from './contracts/ITelemetryExporter';
 import TelemetryTarget from './contracts/TelemetryTarget';
@@ -98,9 +99,11 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
       }
       const signedIn: string[] = [];
       const unauthenticated: string[] = [];
+      // The workspace's own answers name it (see FeatureFlagCache) where the HTTP path does not.
+      const workspaceId = FeatureFlagCache.workspaceIdOf(this.target);
       for (const log of logs) {
         const unauth = !config.authenticatedExport || isMarkedUnauthenticated(log);
-        const entry = serializeProtoLog(log, this.target.userAgent, unauth);
+        const entry = serializeProtoLog(log, this.target.userAgent, unauth, workspaceId);
         if (entry === undefined) {
           this.stats.logsDropped += 1;
           this.debug('telemetry export: dropped an unusable log');

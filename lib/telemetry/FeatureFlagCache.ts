@@ -1,6 +1,6 @@
 import ITelemetryContext from './contracts/ITelemetryContext';
 import TelemetryTarget, { hostKey } from './contracts/TelemetryTarget';
-import httpRequest from './httpRequest';
+import httpRequest, { HttpResponse } from './httpRequest';
 import { DEFAULT_TELEMETRY_CONFIG } from './types';
 import debugLog from './debugLog';
 
@@ -11,6 +11,10 @@ export const TELEMETRY_FLAG_NAME = 'databricks.partnerplatform.clientConfigsFeat
 /** A server TTL outside this range is clamped: too short floods the endpoint, too long never notices a switch. */
 const MIN_TTL_MS = 60 * 1000;
 const MAX_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** The response header in which a workspace names its own numeric id. */
+export const ORG_ID_HEADER = 'x-databricks-org-id';
+const ORG_ID = /^\d{1,19}$/;
 
 interface Holder {
   context: ITelemetryContext;
@@ -29,13 +33,23 @@ interface HostEntry {
   inFlight?: Promise<void>;
   /** The state came from a failed look-up, not from the server's answer. */
   failed: boolean;
+  /** The workspace id the host last named in a response's `x-databricks-org-id`. */
+  orgId?: string;
 }
 
 interface FetchResult {
   state: 'enabled' | 'disabled';
   ttlMs: number;
   reason?: string;
+  /** What the response's org id header said: a valid id, or why it was ignored. */
+  orgId?: { id: string } | { problem: string };
 }
+
+/**
+ * Each acquired target's host entry, for `workspaceIdOf`: the exporter holds the target, not the
+ * cache. Weak, so a forgotten target takes nothing with it.
+ */
+const entriesByTarget = new WeakMap<TelemetryTarget, HostEntry>();
 
 /**
  * Per-host cache of the server's telemetry feature flag. Warm, never blocking: `acquire` starts a
@@ -51,6 +65,19 @@ export default class FeatureFlagCache {
 
   private lastKey = '';
 
+  /**
+   * The workspace id that `target`'s host named in the `x-databricks-org-id` header of its
+   * feature-flag response, for logs whose HTTP path names none; undefined until such a response
+   * arrived. Uploads wait for the flag, so the id is known before the first one. Never throws.
+   */
+  static workspaceIdOf(target: TelemetryTarget): string | undefined {
+    try {
+      return entriesByTarget.get(target)?.orgId;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Registers one user of the host's flag and starts a fetch when there is no fresh value. */
   acquire(context: ITelemetryContext, target: TelemetryTarget): void {
     try {
@@ -61,6 +88,7 @@ export default class FeatureFlagCache {
         this.hosts.set(key, entry);
       }
       entry.holders.push({ context, target });
+      entriesByTarget.set(target, entry);
       this.refreshIfStale(key, entry);
     } catch (error) {
       debugLog(context, `telemetry feature flag: acquire failed: ${describe(error)}`);
@@ -147,6 +175,11 @@ export default class FeatureFlagCache {
       entry.failed = result.reason !== undefined;
       entry.expiresAt = Date.now() + result.ttlMs;
       entry.inFlight = undefined;
+      if (result.orgId && 'id' in result.orgId) {
+        entry.orgId = result.orgId.id;
+      } else if (result.orgId) {
+        debugLog(context, `telemetry feature flag for ${key}: ${result.orgId.problem}`);
+      }
       if (result.reason) {
         debugLog(context, `telemetry feature flag for ${key}: ${result.reason}; disabled for ${result.ttlMs} ms`);
       }
@@ -165,10 +198,12 @@ async function fetchFlag(context: ITelemetryContext, target: TelemetryTarget): P
     if (!response) {
       return { state: 'disabled', ttlMs: failureTtlMs, reason: 'request timed out' };
     }
+    // Whatever the status: the host answered, and the id is a fact about the host.
+    const orgId = readOrgId(response);
     if (response.status < 200 || response.status >= 300) {
-      return { state: 'disabled', ttlMs: failureTtlMs, reason: `HTTP ${response.status}` };
+      return { state: 'disabled', ttlMs: failureTtlMs, reason: `HTTP ${response.status}`, orgId };
     }
-    return parseResponse(response.body, config.featureFlagTtlMs, failureTtlMs);
+    return { ...parseResponse(response.body, config.featureFlagTtlMs, failureTtlMs), orgId };
   } catch (error) {
     return { state: 'disabled', ttlMs: failureTtlMs, reason: `request failed: ${describe(error)}` };
   }
@@ -190,6 +225,26 @@ async function request(context: ITelemetryContext, target: TelemetryTarget, time
     headers,
     timeoutMs,
   });
+}
+
+/** The response's `x-databricks-org-id`: digits only, as the serializer needs them; anything else is ignored. */
+function readOrgId(response: HttpResponse): FetchResult['orgId'] {
+  let value: unknown;
+  try {
+    value = response.header(ORG_ID_HEADER);
+  } catch {
+    return { problem: `unreadable ${ORG_ID_HEADER} header ignored` };
+  }
+  if (value === undefined) {
+    return undefined;
+  }
+  const text = typeof value === 'string' ? value.trim() : '';
+  if (ORG_ID.test(text)) {
+    return { id: text };
+  }
+  // Not the value itself, which could be anything: its length.
+  const size = typeof value === 'string' ? `${value.length} chars` : typeof value;
+  return { problem: `malformed ${ORG_ID_HEADER} header ignored (${size})` };
 }
 
 function parseResponse(body: string, defaultTtlMs: number, failureTtlMs: number): FetchResult {

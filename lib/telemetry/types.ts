@@ -13,7 +13,7 @@ export enum TelemetryEventType {
 }
 
 /** Wire enum `sql_operation.statement_type`. */
-export type StatementType = 'QUERY' | 'SQL' | 'UPDATE' | 'METADATA' | 'VOLUME' | 'NONE';
+export type StatementType = 'QUERY' | 'SQL' | 'UPDATE' | 'METADATA' | 'VOLUME';
 
 /** Wire enum `sql_operation.execution_result`. */
 export type ExecutionResultFormat =
@@ -131,8 +131,18 @@ export interface DriverConfiguration {
   processName: string;
 }
 
-/** Connection settings the driver knows; never the host, token or any user-supplied text. */
+/**
+ * Connection settings the driver knows; never the token, the proxy or any other user-supplied
+ * text. The workspace's own address and HTTP path are here because the connection log goes only
+ * to that workspace, which groups its logs by them.
+ */
 export interface ConnectionParameters {
+  /** The HTTP path without its query string or fragment, e.g. `/sql/1.0/warehouses/<id>`. */
+  httpPath?: string;
+  /** `https://<host>`: the workspace the connection (and its telemetry) goes to. */
+  hostUrl?: string;
+  /** The workspace port. */
+  hostPort?: number;
   mode: 'THRIFT' | 'SEA';
   authMech: 'PAT' | 'OAUTH' | 'OTHER';
   authFlow?: 'TOKEN_PASSTHROUGH' | 'CLIENT_CREDENTIALS' | 'BROWSER_BASED_AUTHENTICATION';

@@ -29,6 +29,9 @@ export const DRIVER_CONFIG: DriverConfiguration = {
 const HARD_DRIVER_CONFIG = { ...DRIVER_CONFIG, clientAppName: HARD_TEXT, processName: '/home/alice/bin/node' };
 
 const CONNECTION_PARAMS = {
+  httpPath: '/sql/1.0/warehouses/abc123',
+  hostUrl: 'https://adb-1234567890123456.7.azuredatabricks.net',
+  hostPort: 443,
   mode: 'THRIFT',
   authMech: 'PAT',
   authFlow: 'TOKEN_PASSTHROUGH',
@@ -88,16 +91,30 @@ export const SERIALIZER_SAMPLES: unknown[] = [
     statement: { ...STATEMENT, statementType: 'DROP', isCompressed: 'yes', pollCount: -1, chunksPresent: 2 ** 60 },
   },
   { kind: 'connection', driverConfig: { ...HARD_DRIVER_CONFIG, processName: 'x'.repeat(300), osName: '' }, connectionParams: 'x' },
+  {
+    kind: 'connection',
+    eventId: GUID,
+    connectionParams: { ...CONNECTION_PARAMS, httpPath: '/sql/1.0/warehouses/abc?o=1', hostUrl: 'https://user@host', hostPort: 70000 },
+  },
+  { kind: 'error', eventId: GUID, workspaceId: 'abc', connectionParams: CONNECTION_PARAMS },
   { kind: 'statement' },
   { kind: 'metric', eventId: GUID },
   null,
 ];
 
-/** Each sample's [signed-in, unauthenticated] entries, with `null` for an omitted log. */
-export function serializeSamples(userAgent: string): Array<[string | null, string | null]> {
+/** The workspace id a workspace named in its responses, for logs without one (beyond 2^53). */
+const NAMED_WORKSPACE_ID = '9876543210987654';
+
+/**
+ * Each sample's [signed-in, unauthenticated, signed-in with the named workspace id,
+ * unauthenticated with it] entries, with `null` for an omitted log.
+ */
+export function serializeSamples(userAgent: string): Array<[string | null, string | null, string | null, string | null]> {
   return SERIALIZER_SAMPLES.map((log) => [
     serializeProtoLog(log as TelemetryLog, userAgent, false) ?? null,
     serializeProtoLog(log as TelemetryLog, userAgent, true) ?? null,
+    serializeProtoLog(log as TelemetryLog, userAgent, false, NAMED_WORKSPACE_ID) ?? null,
+    serializeProtoLog(log as TelemetryLog, userAgent, true, NAMED_WORKSPACE_ID) ?? null,
   ]);
 }
 

@@ -1,13 +1,15 @@
 /**
  * A validator of telemetry uploads written from ../shared/wire-format.md, independent of the
  * serializer in lib/: allowed keys only, snake_case, enum values, types, `protoLogs` strings,
- * `items` an empty array, and the extra rules of `/telemetry-unauth`.
+ * `items` an empty array, the extra rules of `/telemetry-unauth`, and the workspace's address
+ * only on signed-in connection logs, naming the host the upload went to.
  */
 
 const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const INT64_MAX = 9223372036854775807n;
 
-type Check = 'string' | 'boolean' | 'int' | 'uuid' | readonly string[] | Schema;
+type Check = 'string' | 'boolean' | 'int' | 'int64' | 'uuid' | readonly string[] | Schema;
 interface Schema {
   [key: string]: Check;
 }
@@ -85,7 +87,9 @@ const SQL_DRIVER_LOG: Schema = {
 };
 
 const FRONTEND_LOG: Schema = {
-  workspace_id: 'int',
+  // An int64 as a JSON number: beyond 2^53 the decoded number is rounded, so validateUpload also
+  // checks its digits in the text.
+  workspace_id: 'int64',
   frontend_log_event_id: 'string',
   context: { client_context: { timestamp_millis: 'int', user_agent: 'string' } },
   entry: { sql_driver_log: SQL_DRIVER_LOG },
@@ -104,6 +108,8 @@ function checkValue(value: unknown, check: Check, path: string, problems: string
     if (typeof value !== 'boolean') problems.push(`${path}: expected a boolean, got ${typeof value}`);
   } else if (check === 'int') {
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) problems.push(`${path}: expected a non-negative integer, got ${String(value)}`);
+  } else if (check === 'int64') {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) problems.push(`${path}: expected a non-negative int64 number, got ${JSON.stringify(value)}`);
   } else if (Array.isArray(check)) {
     if (typeof value !== 'string' || !check.includes(value)) problems.push(`${path}: ${JSON.stringify(value)} is not one of ${check.join(', ')}`);
   } else {
@@ -132,8 +138,11 @@ function checkObject(value: unknown, schema: Schema, path: string, problems: str
   }
 }
 
-/** Problems with one decoded frontend log; `unauthenticated` adds the `/telemetry-unauth` rules. */
-export function validateFrontendLog(log: unknown, unauthenticated = false): string[] {
+/**
+ * Problems with one decoded frontend log; `unauthenticated` adds the `/telemetry-unauth` rules;
+ * `host`, the host (and port) the log was sent to, is the only one `host_info` may name.
+ */
+export function validateFrontendLog(log: unknown, unauthenticated = false, host?: { name: string; port: number }): string[] {
   const problems: string[] = [];
   checkObject(log, FRONTEND_LOG, '', problems);
   if (!isPlainObject(log)) return problems;
@@ -143,6 +152,19 @@ export function validateFrontendLog(log: unknown, unauthenticated = false): stri
   if (!isPlainObject(driverLog)) {
     problems.push('entry.sql_driver_log: missing');
     return problems;
+  }
+  const params = driverLog.driver_connection_params;
+  if (isPlainObject(params) && ('http_path' in params || 'host_info' in params)) {
+    // The workspace's address and path: only in connection logs, which statement logs join by session id.
+    if ('sql_statement_id' in driverLog || 'error_info' in driverLog) problems.push('driver_connection_params: http_path/host_info outside a connection log');
+    if (unauthenticated) problems.push('unauth: http_path/host_info must not be sent');
+    const info = params.host_info;
+    if (isPlainObject(info) && typeof info.host_url === 'string') {
+      if (!/^https:\/\/[^/?#@:]+$/.test(info.host_url)) problems.push(`host_info.host_url: ${JSON.stringify(info.host_url)} is not https://<host>`);
+      if (host && info.host_url !== `https://${host.name.toLowerCase()}`) problems.push('host_info.host_url: not the host the log was sent to');
+      if (host && info.port !== undefined && info.port !== host.port) problems.push('host_info.port: not the port the log was sent to');
+    }
+    if (typeof params.http_path === 'string' && !/^\/[^?#\s]*$/.test(params.http_path)) problems.push('http_path: expected a path without query or fragment');
   }
   if (unauthenticated) {
     for (const key of ['session_id', 'sql_statement_id']) {
@@ -163,6 +185,8 @@ export function validateFrontendLog(log: unknown, unauthenticated = false): stri
 export function validateUpload(request: { path: string; headers: Record<string, unknown>; body: unknown }): string[] {
   const problems: string[] = [];
   const unauthenticated = request.path === '/telemetry-unauth';
+  const hostHeader = /^([^:]+)(?::(\d+))?$/.exec(String(request.headers.host ?? ''));
+  const host = hostHeader ? { name: hostHeader[1], port: hostHeader[2] ? Number(hostHeader[2]) : 443 } : undefined;
   if (unauthenticated && request.headers.authorization !== undefined) problems.push('unauth: Authorization header sent');
   if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) problems.push('Content-Type is not application/json');
   const body = request.body;
@@ -185,7 +209,11 @@ export function validateUpload(request: { path: string; headers: Record<string, 
       problems.push(`protoLogs[${index}]: not JSON`);
       return;
     }
-    problems.push(...validateFrontendLog(decoded, unauthenticated).map((problem) => `protoLogs[${index}] ${problem}`));
+    problems.push(...validateFrontendLog(decoded, unauthenticated, host).map((problem) => `protoLogs[${index}] ${problem}`));
+    const workspaceId = /"workspace_id":([^,}]*)/.exec(entry);
+    if (workspaceId && !(/^\d{1,19}$/.test(workspaceId[1]) && BigInt(workspaceId[1]) <= INT64_MAX)) {
+      problems.push(`protoLogs[${index}] workspace_id: ${workspaceId[1]} is not an int64`);
+    }
   });
   return problems;
 }

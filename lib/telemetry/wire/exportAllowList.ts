@@ -13,6 +13,7 @@ export interface ExportTag {
 
 const ALL: readonly TelemetryLogKind[] = ['connection', 'statement', 'error'];
 const CONNECT: readonly TelemetryLogKind[] = ['connection', 'error'];
+const CONNECTION: readonly TelemetryLogKind[] = ['connection'];
 const STATEMENT: readonly TelemetryLogKind[] = ['statement'];
 const STATEMENT_OR_ERROR: readonly TelemetryLogKind[] = ['statement', 'error'];
 
@@ -28,12 +29,14 @@ const OP = `${LOG}.sql_operation`;
 /**
  * The export allow-list: every field any log may carry to Databricks. A field not listed here
  * cannot leave the process (the serializer is compiled from this table), which is why there is
- * no `host_info`, `http_path` or `error_info.stack_trace`: the server address and anything that
- * could hold SQL text, table names or local paths are never exported. Error logs may carry the
- * connection fields because a failed connect is reported as an error log.
+ * no `error_info.stack_trace` and no proxy host: anything that could hold SQL text, table names or
+ * local paths, and any address but the workspace's own, are never exported. The workspace's
+ * address and HTTP path (`host_info`, `http_path`) go only on signed-in connection logs, which
+ * are uploaded to that same workspace: statement logs join them through the session id. Error
+ * logs may carry the other connection fields because a failed connect is reported as an error log.
  */
 export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
-  tag('workspace_id', ALL, false, 'Numeric workspace id, when the HTTP path names it.'),
+  tag('workspace_id', ALL, false, "Numeric workspace id, from the HTTP path or the workspace's responses."),
   tag('frontend_log_event_id', ALL, true, 'Random UUID of this log, for de-duplication.'),
   tag('context.client_context.timestamp_millis', ALL, true, 'When the logged event happened (epoch ms).'),
   tag('context.client_context.user_agent', ALL, true, "The driver connection's User-Agent."),
@@ -51,7 +54,10 @@ export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
   tag(`${SYS}.locale_name`, CONNECT, false, 'Process locale.'),
   tag(`${SYS}.char_set_encoding`, CONNECT, false, 'Default character encoding.'),
   tag(`${SYS}.process_name`, CONNECT, false, 'Executable base name (never its path).'),
+  tag(`${PARAMS}.http_path`, CONNECTION, false, 'HTTP path of the warehouse or cluster, without its query string.'),
   tag(`${PARAMS}.mode`, CONNECT, false, 'Protocol: THRIFT or SEA.'),
+  tag(`${PARAMS}.host_info.host_url`, CONNECTION, false, 'https:// and the workspace host name (where the log is sent).'),
+  tag(`${PARAMS}.host_info.port`, CONNECTION, false, 'Workspace port.'),
   tag(`${PARAMS}.auth_mech`, CONNECT, false, 'Authentication mechanism: PAT, OAUTH or OTHER.'),
   tag(`${PARAMS}.auth_flow`, CONNECT, false, 'OAuth flow, when OAuth is used.'),
   tag(`${PARAMS}.use_proxy`, CONNECT, false, 'Whether a proxy is configured.'),

@@ -14,12 +14,20 @@ type Read = (value: unknown) => string | undefined;
 /** Where a field's value lives: `property` of the object `from` picks out of the log. */
 type SourceName = 'log' | 'statement' | 'chunks' | 'driver' | 'params' | 'errorInfo';
 
-type FieldNode = { key: string; type: ValueType; from: SourceName | 'userAgent'; property: string; read: Read };
+type FieldNode = {
+  key: string;
+  type: ValueType;
+  from: SourceName | 'userAgent';
+  property: string;
+  read: Read;
+  /** When the log's own value is unusable, the plan's `workspaceId` argument is read instead. */
+  orWorkspaceId?: true;
+};
 
 type WriterNode = FieldNode | { key: string; children: WriterNode[] };
 
 /** Writes one log as its `protoLogs` entry, or `undefined` when nothing of it may be sent. */
-type Plan = (log: TelemetryLog, userAgent: string) => string | undefined;
+type Plan = (log: TelemetryLog, userAgent: string, workspaceId: unknown) => string | undefined;
 
 type AnyRecord = Record<string, unknown>;
 
@@ -28,14 +36,18 @@ const INT64_MAX = '9223372036854775807';
 const WORKSPACE_ID = /^\d{1,19}$/;
 /** Session, statement and event ids are GUIDs: hex digits and dashes, nothing that can carry text. */
 const GUID_LIKE = /^[0-9A-Fa-f][0-9A-Fa-f-]{0,63}$/;
+/** A URL path of RFC 3986 path characters: nothing to escape, and no query or fragment. */
+const HTTP_PATH = /^\/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,255}$/;
+const HOST_URL = /^https:\/\/[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 const SAFE_ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$|^[A-Za-z0-9]{5}$/;
 const WIRE_KEY = /^[a-z_]+$/;
 const PROPERTY = /^[A-Za-z]+$/;
 const MAX_TEXT = 256;
 const MAX_USER_AGENT = 512;
 
-const STATEMENT_TYPES = new Set(['QUERY', 'SQL', 'UPDATE', 'METADATA', 'VOLUME', 'NONE']);
-const EXECUTION_RESULTS = new Set(['INLINE_ARROW', 'INLINE_JSON', 'EXTERNAL_LINKS', 'COLUMNAR_INLINE', 'FORMAT_UNSPECIFIED']);
+const STATEMENT_TYPES = new Set(['QUERY', 'SQL', 'UPDATE', 'METADATA', 'VOLUME']);
+// A format the adapter could not name is left out: the proto has no value for it but its unset zero.
+const EXECUTION_RESULTS = new Set(['INLINE_ARROW', 'INLINE_JSON', 'EXTERNAL_LINKS', 'COLUMNAR_INLINE']);
 const OPERATION_TYPES: ReadonlySet<string> = new Set(ALL_OPERATION_TYPES);
 const AUTH_TYPES = new Set(['pat', 'oauth-m2m', 'oauth-u2m', 'other']);
 const MODES = new Set(['THRIFT', 'SEA']);
@@ -51,6 +63,11 @@ function int(value: unknown): string | undefined {
   // Same digits either way (toFixed also rounds halves up); toFixed is twice as fast for a
   // timestamp, String is faster for the small numbers V8 caches.
   return value <= 0x7fffffff ? String(Math.round(value)) : value.toFixed(0);
+}
+
+/** A proto int32 field: the same, up to 2^31 - 1. */
+function int32(value: unknown): string | undefined {
+  return typeof value === 'number' && Math.round(value) <= 0x7fffffff ? int(value) : undefined;
 }
 
 function bool(value: unknown): string | undefined {
@@ -95,6 +112,19 @@ function workspaceId(value: unknown): string | undefined {
   }
   const digits = value.replace(/^0+(?=\d)/, '');
   return digits.length === 19 && digits > INT64_MAX ? undefined : digits;
+}
+
+function httpPath(value: unknown): string | undefined {
+  return typeof value === 'string' && HTTP_PATH.test(value) ? value : undefined;
+}
+
+function hostUrl(value: unknown): string | undefined {
+  return typeof value === 'string' && HOST_URL.test(value) ? value : undefined;
+}
+
+/** A TCP port (the proto's int32). */
+function port(value: unknown): string | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535 ? String(value) : undefined;
 }
 
 function errorName(value: unknown): string | undefined {
@@ -165,7 +195,7 @@ function group(key: string, children: WriterNode[]): WriterNode {
 
 const fromLog = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'log', property, read);
 const fromStatement = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'statement', property, read);
-const fromChunks = (key: string, property: string) => field(key, 'bare', 'chunks', property, int);
+const fromChunks = (key: string, property: string, read: Read = int) => field(key, 'bare', 'chunks', property, read);
 const fromDriver = (key: string, property: string, read: Read = text) => field(key, 'text', 'driver', property, read);
 const fromParams = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'params', property, read);
 
@@ -174,7 +204,15 @@ const fromParams = (key: string, property: string, type: ValueType, read: Read) 
  * permits for a log's kind and scope are compiled into its plan; the rest are never even read.
  */
 const WIRE_LAYOUT: WriterNode[] = [
-  fromLog('workspace_id', 'workspaceId', 'bare', lastValueKept(workspaceId)),
+  {
+    key: 'workspace_id',
+    type: 'bare',
+    from: 'log',
+    property: 'workspaceId',
+    read: lastValueKept(workspaceId),
+    // The log's own id comes from the HTTP path; without one, the id the workspace named in its responses.
+    orWorkspaceId: true,
+  },
   fromLog('frontend_log_event_id', 'eventId', 'quoted', guid),
   group('context', [
     group('client_context', [
@@ -201,7 +239,9 @@ const WIRE_LAYOUT: WriterNode[] = [
         fromDriver('process_name', 'processName', processName),
       ]),
       group('driver_connection_params', [
+        fromParams('http_path', 'httpPath', 'quoted', httpPath),
         fromParams('mode', 'mode', 'quoted', oneOf(MODES)),
+        group('host_info', [fromParams('host_url', 'hostUrl', 'quoted', hostUrl), fromParams('port', 'hostPort', 'bare', port)]),
         fromParams('use_proxy', 'useProxy', 'bare', bool),
         fromParams('auth_mech', 'authMech', 'quoted', oneOf(AUTH_MECHS)),
         fromParams('auth_flow', 'authFlow', 'quoted', oneOf(AUTH_FLOWS)),
@@ -222,8 +262,8 @@ const WIRE_LAYOUT: WriterNode[] = [
         group('chunk_details', [
           fromChunks('initial_chunk_latency_millis', 'chunkInitialLatencyMs'),
           fromChunks('slowest_chunk_latency_millis', 'chunkSlowestLatencyMs'),
-          fromChunks('total_chunks_present', 'chunksPresent'),
-          fromChunks('total_chunks_iterated', 'chunksIterated'),
+          fromChunks('total_chunks_present', 'chunksPresent', int32),
+          fromChunks('total_chunks_iterated', 'chunksIterated', int32),
           fromChunks('sum_chunks_download_time_millis', 'chunkSumLatencyMs'),
         ]),
         group('result_latency', [
@@ -231,7 +271,7 @@ const WIRE_LAYOUT: WriterNode[] = [
           fromStatement('result_set_consumption_latency_millis', 'resultConsumptionLatencyMs', 'bare', int),
         ]),
         group('operation_detail', [
-          fromStatement('n_operation_status_calls', 'pollCount', 'bare', int),
+          fromStatement('n_operation_status_calls', 'pollCount', 'bare', int32),
           fromStatement('operation_status_latency_millis', 'pollLatencyMs', 'bare', int),
           fromStatement('operation_type', 'operationType', 'quoted', oneOf(OPERATION_TYPES)),
         ]),
@@ -318,7 +358,9 @@ function generate(members: AllowedMember[]): Plan {
         argument = `from_${member.from}.${member.property}`;
       }
       const value = member.type === 'bare' ? 'v' : member.type === 'quoted' ? `v + '\\\\"'` : 'escapedText(v)';
-      code += `v = reads[${reads.push(member.read) - 1}](${argument}); if (v !== undefined) ${write(value)}\n`;
+      const read = `reads[${reads.push(member.read) - 1}]`;
+      const fallback = member.orWorkspaceId ? ` if (v === undefined) v = ${read}(ws);` : '';
+      code += `v = ${read}(${argument});${fallback} if (v !== undefined) ${write(value)}\n`;
     }
     return code;
   };
@@ -330,23 +372,26 @@ function generate(members: AllowedMember[]): Plan {
     'reads',
     'sources',
     'escapedText',
-    `return function plan(log, ua) {\n${sources}let v; let o0 = '';\n${body}return o0 === '' ? undefined : '"' + o0 + '}"';\n};`,
+    `return function plan(log, ua, ws) {\n${sources}let v; let o0 = '';\n${body}return o0 === '' ? undefined : '"' + o0 + '}"';\n};`,
   );
   return factory(reads, SOURCES, escapedText) as Plan;
 }
 
 /** The same output by walking the members: for hosts that forbid code generation from strings. */
 function interpret(members: AllowedMember[]): Plan {
-  const writeObject = (list: AllowedMember[], log: TelemetryLog, ua: string): string => {
+  const writeObject = (list: AllowedMember[], log: TelemetryLog, ua: string, ws: unknown): string => {
     let out = '';
     for (const member of list) {
       if ('members' in member) {
-        const inner = writeObject(member.members, log, ua);
+        const inner = writeObject(member.members, log, ua, ws);
         if (inner !== '') {
           out += `${out === '' ? '{' : ','}${member.name}${inner}}`;
         }
       } else {
-        const value = member.read(member.from === 'userAgent' ? ua : SOURCES[member.from](log)[member.property]);
+        let value = member.read(member.from === 'userAgent' ? ua : SOURCES[member.from](log)[member.property]);
+        if (value === undefined && member.orWorkspaceId) {
+          value = member.read(ws);
+        }
         if (value !== undefined) {
           out += (out === '' ? '{' : ',') + member.name + escapedValue(member.type, value);
         }
@@ -354,8 +399,8 @@ function interpret(members: AllowedMember[]): Plan {
     }
     return out;
   };
-  return (log, ua) => {
-    const out = writeObject(members, log, ua);
+  return (log, ua, ws) => {
+    const out = writeObject(members, log, ua, ws);
     return out === '' ? undefined : `"${out}}"`;
   };
 }
@@ -388,14 +433,21 @@ const PLANS: ReadonlyMap<unknown, [Plan | undefined, Plan | undefined]> = new Ma
  * One frontend log as its entry in the upload's `protoLogs` array: a JSON string whose content is
  * the log's JSON, written escaped in one pass. It holds only what the allow-list permits for the
  * log's kind on the chosen endpoint (`unauthenticated` also applies to logs not marked so, when
- * the exporter sends everything without credentials). `undefined` when the log is unusable (not
+ * the exporter sends everything without credentials). `workspaceId` (digits) is the workspace's
+ * id as its own responses named it: written as `workspace_id` on signed-in logs that carry no
+ * usable id of their own, never on unauthenticated ones. `undefined` when the log is unusable (not
  * an object, unknown kind, or a getter that throws): the caller drops it.
  */
-export function serializeProtoLog(log: TelemetryLog, userAgentValue: string, unauthenticated: boolean): string | undefined {
+export function serializeProtoLog(
+  log: TelemetryLog,
+  userAgentValue: string,
+  unauthenticated: boolean,
+  workspaceId?: string,
+): string | undefined {
   try {
     const plans = PLANS.get(log.kind);
     const plan = plans && plans[unauthenticated || log.unauthenticated === true ? 1 : 0];
-    return plan ? plan(log, userAgentValue) : undefined;
+    return plan ? plan(log, userAgentValue, workspaceId) : undefined;
   } catch {
     return undefined;
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Emulator, NODEJS_TELEMETRY_FLAG, startEmulator } from '../../../lib/emulator';
+import { DEFAULT_ORG_ID, Emulator, NODEJS_TELEMETRY_FLAG, startEmulator } from '../../../lib/emulator';
 import { authHeaders, json, request, uploadBody } from './http';
 
 const FLAG_PATH = '/api/2.0/connector-service/feature-flags/NODEJS/2.1.0';
@@ -50,6 +50,39 @@ describe('emulator: telemetry collector and feature flags', () => {
     expect((await request(emulator, { path: FLAG_PATH })).status).to.equal(401);
     expect(emulator.requestCounts().featureFlags).to.equal(3);
     emulator.featureFlag.set(true, 900);
+  });
+
+  it('names its workspace in x-databricks-org-id on workspace responses, like a real one', async () => {
+    const orgId = (response: { headers: Record<string, unknown> }) => response.headers['x-databricks-org-id'];
+    expect(emulator.orgId).to.equal(DEFAULT_ORG_ID);
+    const flags = await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) });
+    expect(orgId(flags)).to.equal(DEFAULT_ORG_ID);
+    expect(orgId(await request(emulator, { path: FLAG_PATH }))).to.equal(DEFAULT_ORG_ID); // a 401 too
+    const upload = await request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body: uploadBody(1) });
+    expect(orgId(upload)).to.equal(DEFAULT_ORG_ID);
+    expect(orgId(await request(emulator, { method: 'POST', path: '/telemetry-unauth', body: uploadBody(1) }))).to.equal(DEFAULT_ORG_ID);
+    expect(orgId(await request(emulator, { method: 'POST', path: emulator.path, headers: authHeaders(emulator), body: 'x' }))).to.equal(DEFAULT_ORG_ID);
+    emulator.faults.set('featureFlags', { kind: 'status', status: 503 });
+    expect(orgId(await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) }))).to.equal(DEFAULT_ORG_ID);
+    emulator.faults.clear();
+    // Not from cloud storage (CloudFetch files), nor on the emulator's own control API.
+    expect(orgId(await request(emulator, { path: '/cloudfetch/00000000-0000-4000-8000-000000000000/0' }))).to.equal(undefined);
+    const control = await request(emulator, { path: '/emulator' });
+    expect(orgId(control)).to.equal(undefined);
+    expect(json(control).orgId).to.equal(DEFAULT_ORG_ID);
+  });
+
+  it('sends the org id it is given, or none', async () => {
+    for (const [given, sent] of [['9876543210987654', '9876543210987654'], ['not-an-id', 'not-an-id'], [null, undefined]] as const) {
+      const other = await startEmulator({ orgId: given });
+      try {
+        expect(other.orgId).to.equal(given);
+        const response = await request(other, { path: FLAG_PATH, headers: authHeaders(other) });
+        expect(response.headers['x-databricks-org-id'], String(given)).to.equal(sent);
+      } finally {
+        await other.close();
+      }
+    }
   });
 
   it('offers all of it through the JSON control API', async () => {

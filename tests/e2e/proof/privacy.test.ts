@@ -11,10 +11,13 @@ import { connectClient, RecordingLogger, RejectionWatch, sleep, waitFor } from '
 
 /*
  * Privacy canary: unique secrets go everywhere an application can put them (SQL text, query
- * parameters, the token, the user-agent entry, the host name, metadata patterns, server error
- * messages); every kind of statement and failure runs; then no byte sent to a telemetry
- * endpoint may hold any of them. The bytes are captured by an HTTPS proxy in front of the
- * emulator, exactly as received (raw header lines and body).
+ * parameters, the token, the user-agent entry, the host name, the warehouse in the HTTP path,
+ * metadata patterns, server error messages); every kind of statement and failure runs; then no
+ * byte sent to a telemetry endpoint may hold any of them, with one exception: the workspace's own
+ * address and HTTP path, in exactly `driver_connection_params.host_info.host_url` and
+ * `driver_connection_params.http_path` of signed-in connection logs sent to that same host. The
+ * bytes are captured by an HTTPS proxy in front of the emulator, exactly as received (raw header
+ * lines and body).
  */
 
 const tag = Date.now().toString(36);
@@ -27,6 +30,7 @@ const CANARY = {
   wrongToken: `dapicnrywrongtoken${tag}`,
   userAgent: `cnryuseragent${tag}`,
   host: `cnryhost${tag}.example`,
+  warehouse: `cnrywarehouse${tag}`,
   table: `cnrytable${tag}`,
   schema: `cnryschema${tag}`,
   column: `cnrycolumn${tag}`,
@@ -72,6 +76,11 @@ async function recordingProxy(emulator: Emulator): Promise<{ server: Server; por
   return { server, port: (server.address() as AddressInfo).port, captured };
 }
 
+/** `"key":"value"` as it appears inside a `protoLogs` string of the raw body (quotes escaped). */
+function rawField(key: string, value: string): string {
+  return JSON.stringify(`${JSON.stringify(key)}:${JSON.stringify(value)}`).slice(1, -1);
+}
+
 function findCanaries(text: string): string[] {
   const lower = text.toLowerCase();
   return Object.entries(CANARY)
@@ -97,7 +106,7 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     }) as never);
     const check = tls.checkServerIdentity;
     sandbox.stub(tls, 'checkServerIdentity').callsFake((hostname, cert) => (hostname.toLowerCase() === CANARY.host ? undefined : check(hostname, cert)));
-    emulator = await startEmulator({ token: CANARY.token });
+    emulator = await startEmulator({ token: CANARY.token, warehouseId: CANARY.warehouse });
     proxy = await recordingProxy(emulator);
   });
 
@@ -195,9 +204,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     // The canaries were really used: the driver sent them, and the server echoed the table name.
     const driverBytes = proxy.captured
       .filter((request) => !TELEMETRY_PATH.test(request.path))
-      .map((request) => `${request.headers.map(([name, value]) => `${name}: ${value}`).join('\n')}\n${request.body.toString('latin1')}`)
+      .map((request) => `${request.method} ${request.path}\n${request.headers.map(([name, value]) => `${name}: ${value}`).join('\n')}\n${request.body.toString('latin1')}`)
       .join('\n');
-    for (const name of ['sqlComment', 'invalidSql', 'namedParam', 'ordinalParam', 'token', 'wrongToken', 'userAgent', 'host', 'table', 'schema', 'column', 'func', 'cloudFetch', 'cancelled']) {
+    for (const name of ['sqlComment', 'invalidSql', 'namedParam', 'ordinalParam', 'token', 'wrongToken', 'userAgent', 'host', 'warehouse', 'table', 'schema', 'column', 'func', 'cloudFetch', 'cancelled']) {
       expect(findCanaries(driverBytes), `the driver itself sent ${name}`).to.include(name);
     }
     expect(appErrors.some((message) => message.includes(CANARY.table)), 'a server error message holds the SQL text').to.equal(true);
@@ -216,8 +225,31 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     for (const id of statementIds) expect(reported.has(id), `statement ${id} reported`).to.equal(true);
     expect(JSON.stringify(logs)).to.include('error_info');
 
-    // The proof: no canary in any byte of any telemetry request, but the credential and Host headers.
+    // The one exception: the workspace's address and path, in their own fields of signed-in
+    // connection logs to that host (the connection's host and port: here the proxy's), nowhere else.
+    const allowedHostUrl = rawField('host_url', `https://${CANARY.host}`);
+    const allowedHttpPath = rawField('http_path', emulator.path);
+    expect(emulator.path).to.include(CANARY.warehouse);
+    let addressedLogs = 0;
+    for (const request of ext) {
+      for (const entry of (JSON.parse(request.body.toString('utf8')) as { protoLogs: string[] }).protoLogs) {
+        const log = JSON.parse(entry) as { entry?: { sql_driver_log?: Record<string, any> } };
+        const driverLog = log.entry?.sql_driver_log ?? {};
+        const params = driverLog.driver_connection_params ?? {};
+        if (!('http_path' in params) && !('host_info' in params)) continue;
+        addressedLogs += 1;
+        expect(driverLog, 'a log with the address is a connection log').to.include.keys('session_id', 'system_configuration');
+        expect(driverLog, 'a log with the address is a connection log').not.to.have.any.keys('sql_statement_id', 'error_info');
+        expect(params.http_path).to.equal(emulator.path);
+        expect(params.host_info).to.deep.equal({ host_url: `https://${CANARY.host}`, port: proxy.port });
+      }
+    }
+    expect(addressedLogs, 'connection logs naming the warehouse and host').to.be.at.least(1);
+
+    // The proof: no canary in any byte of any telemetry request, but the credential and Host headers
+    // and the address fields above.
     const leaks: string[] = [];
+    const allowedSeen = { hostUrl: 0, httpPath: 0 };
     for (const request of telemetry) {
       const where = `${request.method} ${request.path}`;
       for (const found of findCanaries(`${request.method} ${request.path}`)) leaks.push(`${where}: request line holds ${found}`);
@@ -235,9 +267,19 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
         }
         for (const found of findCanaries(`${name}: ${value}`)) leaks.push(`${where}: header ${name} holds ${found}`);
       }
-      for (const found of findCanaries(request.body.toString('utf8'))) leaks.push(`${where}: body holds ${found}`);
+      let body = request.body.toString('utf8');
+      if (request.path === '/telemetry-ext') {
+        const byHostUrl = body.split(allowedHostUrl);
+        const byHttpPath = byHostUrl.join('').split(allowedHttpPath);
+        allowedSeen.hostUrl += byHostUrl.length - 1;
+        allowedSeen.httpPath += byHttpPath.length - 1;
+        body = byHttpPath.join('');
+      }
+      for (const found of findCanaries(body)) leaks.push(`${where}: body holds ${found}`);
     }
     expect(leaks).to.deep.equal([]);
+    // Each allowed occurrence is one of the connection logs checked above: one of each per log.
+    expect(allowedSeen).to.deep.equal({ hostUrl: addressedLogs, httpPath: addressedLogs });
     expect(watch.reasons).to.deep.equal([]);
   });
 });

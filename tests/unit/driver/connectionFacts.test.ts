@@ -12,6 +12,8 @@ import {
   getConnectionParameters,
   getCredentialKey,
   getDriverConfiguration,
+  getHostUrl,
+  getHttpPath,
   getWorkspaceId,
   normalizeHost,
 } from '../../../lib/driver/connectionFacts';
@@ -64,6 +66,41 @@ describe('connectionFacts', () => {
     });
   });
 
+  describe('getHttpPath', () => {
+    it('keeps the path and drops the query string and fragment', () => {
+      expect(getHttpPath('/sql/1.0/warehouses/abc')).to.equal('/sql/1.0/warehouses/abc');
+      expect(getHttpPath('/sql/1.0/warehouses/abc?o=1234567890123456')).to.equal('/sql/1.0/warehouses/abc');
+      expect(getHttpPath('/sql/1.0/warehouses/abc?x=secret&o=1')).to.equal('/sql/1.0/warehouses/abc');
+      expect(getHttpPath('/sql/1.0/warehouses/abc#frag?x')).to.equal('/sql/1.0/warehouses/abc');
+      expect(getHttpPath('/sql/protocolv1/o/123/0123-456789-abcdef')).to.equal('/sql/protocolv1/o/123/0123-456789-abcdef');
+    });
+
+    it('adds the leading slash the driver adds', () => {
+      expect(getHttpPath('sql/1.0/warehouses/abc')).to.equal('/sql/1.0/warehouses/abc');
+      expect(getHttpPath(' /sql/1.0/warehouses/abc ')).to.equal('/sql/1.0/warehouses/abc');
+    });
+
+    it('is undefined for no path at all', () => {
+      for (const value of ['', '?o=1', '  ', undefined, null, 42, {}]) {
+        expect(getHttpPath(value), String(value)).to.equal(undefined);
+      }
+    });
+  });
+
+  describe('getHostUrl', () => {
+    it('is https:// and the host name, lower case, without port, path or scheme given', () => {
+      expect(getHostUrl('adb-1.azuredatabricks.net')).to.equal('https://adb-1.azuredatabricks.net');
+      expect(getHostUrl('HTTPS://ADB-1.AzureDatabricks.net:443/')).to.equal('https://adb-1.azuredatabricks.net');
+      expect(getHostUrl('http://host.example.com:8080/sql?o=1')).to.equal('https://host.example.com');
+    });
+
+    it('is undefined without a host name', () => {
+      for (const value of ['', 'https://', undefined, null, 42]) {
+        expect(getHostUrl(value), String(value)).to.equal(undefined);
+      }
+    });
+  });
+
   describe('normalizeHost', () => {
     it('drops scheme, port, path and trailing slash and lower-cases', () => {
       expect(normalizeHost('adb-1.azuredatabricks.net')).to.equal('adb-1.azuredatabricks.net');
@@ -107,6 +144,9 @@ describe('connectionFacts', () => {
     it('describes a PAT connection from the driver configuration', () => {
       const params = getConnectionParameters(options({ token: TOKEN_A }), config);
       expect(params).to.deep.equal({
+        httpPath: '/sql/1.0/warehouses/abc',
+        hostUrl: 'https://adb-1.azuredatabricks.net',
+        hostPort: 443,
         mode: 'THRIFT',
         authMech: 'PAT',
         authFlow: 'TOKEN_PASSTHROUGH',
@@ -167,15 +207,36 @@ describe('connectionFacts', () => {
       expect(defaults).to.include({ enableArrow: true, enableCloudFetch: false, enableLz4Compression: false });
     });
 
-    it('never carries the host, path, token or client secret', () => {
+    it('names the workspace as the application gave it: host, port and path without the query', () => {
       const params = getConnectionParameters(
-        options({ authType: 'databricks-oauth', oauthClientId: 'my-client-id', oauthClientSecret: TOKEN_A }),
+        options({ host: 'HTTPS://Adb-2.AzureDatabricks.net/', port: 8443, path: 'sql/protocolv1/o/42/0123-4567-abc?o=42&x=secret' }),
         config,
       );
-      const text = JSON.stringify(params);
-      for (const secret of ['adb-1', 'warehouses', TOKEN_A, 'my-client-id']) {
+      expect(params).to.include({
+        httpPath: '/sql/protocolv1/o/42/0123-4567-abc',
+        hostUrl: 'https://adb-2.azuredatabricks.net',
+        hostPort: 8443,
+      });
+    });
+
+    it('carries the host and path only in its address fields; never the token, client secret, proxy or query', () => {
+      const params = getConnectionParameters(
+        options({
+          authType: 'databricks-oauth',
+          oauthClientId: 'my-client-id',
+          oauthClientSecret: TOKEN_A,
+          path: '/sql/1.0/warehouses/abc?o=1&token=querysecret',
+          proxy: { protocol: 'http', host: 'corp-proxy.internal', port: 3128, auth: { username: 'proxyuser', password: 'proxypass' } },
+        }),
+        config,
+      );
+      const { httpPath, hostUrl, hostPort, ...rest } = params;
+      expect([httpPath, hostUrl, hostPort]).to.deep.equal(['/sql/1.0/warehouses/abc', 'https://adb-1.azuredatabricks.net', 443]);
+      const text = JSON.stringify(rest);
+      for (const secret of ['adb-1', 'warehouses', TOKEN_A, 'my-client-id', 'corp-proxy', 'proxyuser', 'proxypass', '3128', 'querysecret']) {
         expect(text).not.to.include(secret);
       }
+      expect(JSON.stringify(params)).not.to.match(/querysecret|corp-proxy|proxyuser|proxypass|3128|my-client-id/);
     });
   });
 

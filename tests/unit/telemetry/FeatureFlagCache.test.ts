@@ -9,8 +9,13 @@ import { makeTarget } from '../.stubs/TelemetryTargetStub';
 
 const MINUTE = 60 * 1000;
 
-function response(status: number, body: unknown): HttpResponse {
-  return { status, header: () => undefined, body: typeof body === 'string' ? body : JSON.stringify(body) };
+function response(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponse {
+  return { status, header: (name) => headers[name], body: typeof body === 'string' ? body : JSON.stringify(body) };
+}
+
+/** A flag answer naming the workspace in `x-databricks-org-id`, as a real workspace does. */
+function withOrgId(orgId: string, status = 200, body: unknown = flagBody('true')): HttpResponse {
+  return response(status, body, { 'x-databricks-org-id': orgId });
 }
 
 function flagBody(value: string, extra: Record<string, unknown> = {}) {
@@ -472,6 +477,142 @@ describe('FeatureFlagCache', () => {
       httpStub.resolves(response(200, flagBody('false')));
       clock.tick(15 * MINUTE);
       expect(await cache.whenSettled(target, 1000)).to.equal('disabled');
+    });
+  });
+
+  describe('the workspace id in the response header', () => {
+    it('remembers the x-databricks-org-id of the flag response per host, for every target of the host', async () => {
+      httpStub.resolves(withOrgId('1234567890123456'));
+      const target = makeTarget();
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal(undefined);
+      cache.acquire(context, target);
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal(undefined); // not before the answer
+      await settle();
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal('1234567890123456');
+      // Another credential on the same host shares the host's answer without a request of its own.
+      const other = makeTarget({ credentialKey: 'credential-b' });
+      cache.acquire(context, other);
+      expect(FeatureFlagCache.workspaceIdOf(other)).to.equal('1234567890123456');
+      expect(httpStub.callCount).to.equal(1);
+      expect(cache.getState(target)).to.equal('enabled');
+    });
+
+    it('keeps hosts apart and knows nothing of a target never acquired', async () => {
+      httpStub.callsFake(async (_ctx, request: HttpRequest) => withOrgId(request.url.includes('a.example.com') ? '111' : '222'));
+      const a = makeTarget({ host: 'a.example.com' });
+      const b = makeTarget({ host: 'b.example.com' });
+      cache.acquire(context, a);
+      cache.acquire(context, b);
+      await settle();
+      expect([FeatureFlagCache.workspaceIdOf(a), FeatureFlagCache.workspaceIdOf(b)]).to.deep.equal(['111', '222']);
+      expect(FeatureFlagCache.workspaceIdOf(makeTarget({ host: 'a.example.com' }))).to.equal(undefined);
+    });
+
+    it('is undefined when the response names no workspace', async () => {
+      const target = makeTarget();
+      cache.acquire(context, target);
+      await settle();
+      expect(cache.getState(target)).to.equal('enabled');
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal(undefined);
+      expect(context.logger.has(/org-id/)).to.equal(false);
+    });
+
+    it('takes the id from a refused or unreadable answer too: the host named itself', async () => {
+      httpStub.resolves(withOrgId('42', 503));
+      const target = makeTarget();
+      cache.acquire(context, target);
+      await settle();
+      expect(cache.getState(target)).to.equal('disabled');
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal('42');
+
+      const other = makeTarget({ host: 'other.example.com' });
+      httpStub.resolves(withOrgId('43', 200, '{"flags": ['));
+      cache.acquire(context, other);
+      await settle();
+      expect(FeatureFlagCache.workspaceIdOf(other)).to.equal('43');
+    });
+
+    it('trims the value and accepts 1 to 19 digits', async () => {
+      for (const [index, [header, expected]] of ([
+        [' 9876543210987654 ', '9876543210987654'],
+        ['9'.repeat(19), '9'.repeat(19)],
+        ['7', '7'],
+      ] as const).entries()) {
+        httpStub.resolves(withOrgId(header));
+        const target = makeTarget({ host: `h${index}.example.com` });
+        cache.acquire(context, target);
+        await settle();
+        expect(FeatureFlagCache.workspaceIdOf(target), JSON.stringify(header)).to.equal(expected);
+      }
+    });
+
+    const malformed = ['', 'abc', '12345678901234567890', '-1', '12 34', '1e5', '0x1F', '１２３', 'DROP TABLE payroll'];
+    malformed.forEach((header) => {
+      it(`ignores ${JSON.stringify(header)} with a debug log that does not repeat it`, async () => {
+        httpStub.resolves(withOrgId(header));
+        const target = makeTarget();
+        cache.acquire(context, target);
+        await settle();
+        expect(FeatureFlagCache.workspaceIdOf(target)).to.equal(undefined);
+        expect(cache.getState(target)).to.equal('enabled');
+        expect(context.logger.has(/malformed x-databricks-org-id header ignored/)).to.equal(true);
+        if (header !== '') {
+          expect(context.logger.lines.some((line) => line.message.includes(header))).to.equal(false);
+        }
+        expect(context.logger.aboveDebug()).to.deep.equal([]);
+      });
+    });
+
+    it('survives a header reader that throws or returns a non-string', async () => {
+      httpStub.resolves({
+        status: 200,
+        header: () => {
+          throw new Error('boom');
+        },
+        body: JSON.stringify(flagBody('true')),
+      });
+      const target = makeTarget();
+      cache.acquire(context, target);
+      await settle();
+      expect(cache.getState(target)).to.equal('enabled');
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal(undefined);
+      expect(context.logger.has(/unreadable x-databricks-org-id/)).to.equal(true);
+
+      httpStub.resolves({ status: 200, header: () => 42 as any, body: JSON.stringify(flagBody('true')) });
+      const other = makeTarget({ host: 'other.example.com' });
+      cache.acquire(context, other);
+      await settle();
+      expect(FeatureFlagCache.workspaceIdOf(other)).to.equal(undefined);
+      expect(context.logger.has(/header ignored \(number\)/)).to.equal(true);
+    });
+
+    it('keeps the last valid id through answers without one, and follows a new one', async () => {
+      httpStub.resolves(withOrgId('1111'));
+      const target = makeTarget();
+      cache.acquire(context, target);
+      await settle();
+      httpStub.resolves(response(200, flagBody('true')));
+      clock.tick(15 * MINUTE);
+      cache.getState(target);
+      await settle();
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal('1111');
+      httpStub.resolves(withOrgId('not-an-id'));
+      clock.tick(15 * MINUTE);
+      cache.getState(target);
+      await settle();
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal('1111');
+      httpStub.resolves(withOrgId('2222'));
+      clock.tick(15 * MINUTE);
+      cache.getState(target);
+      await settle();
+      expect(httpStub.callCount).to.equal(4);
+      expect(FeatureFlagCache.workspaceIdOf(target)).to.equal('2222');
+    });
+
+    it('answers undefined for hostile targets', () => {
+      expect(FeatureFlagCache.workspaceIdOf(undefined as any)).to.equal(undefined);
+      expect(FeatureFlagCache.workspaceIdOf(42 as any)).to.equal(undefined);
+      expect(FeatureFlagCache.workspaceIdOf(null as any)).to.equal(undefined);
     });
   });
 

@@ -11,7 +11,13 @@ const EVENT_ID = '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55';
 const SESSION_ID = '01f0a1b2-c3d4-1e5f-8a9b-0c1d2e3f4a5b';
 const STATEMENT_ID = '01f0a1b2-c3d4-1e5f-8a9b-ffffffffffff';
 
+const HTTP_PATH = '/sql/1.0/warehouses/abc123';
+const HOST_URL = 'https://example.cloud.databricks.com';
+
 const CONNECTION_PARAMS: ConnectionParameters = {
+  httpPath: HTTP_PATH,
+  hostUrl: HOST_URL,
+  hostPort: 443,
   mode: 'THRIFT',
   authMech: 'OAUTH',
   authFlow: 'CLIENT_CREDENTIALS',
@@ -81,8 +87,8 @@ function errorLog(overrides: Partial<TelemetryLog> = {}): TelemetryLog {
 }
 
 /** The upload request body for `logs`, as the exporter builds it; unusable logs are left out. */
-function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs: number, unauthenticated = false): string {
-  const entries = logs.map((log) => serializeProtoLog(log, userAgent, unauthenticated));
+function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs: number, unauthenticated = false, workspaceId?: string): string {
+  const entries = logs.map((log) => serializeProtoLog(log, userAgent, unauthenticated, workspaceId));
   return uploadBody(
     entries.filter((entry): entry is string => entry !== undefined),
     nowMs,
@@ -90,8 +96,8 @@ function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs
 }
 
 /** The log's JSON text: the content of its protoLogs entry, which must itself be a JSON string. */
-function serializeLog(log: TelemetryLog, userAgent: string, unauthenticated: boolean): string | undefined {
-  const entry = serializeProtoLog(log, userAgent, unauthenticated);
+function serializeLog(log: TelemetryLog, userAgent: string, unauthenticated: boolean, workspaceId?: string): string | undefined {
+  const entry = serializeProtoLog(log, userAgent, unauthenticated, workspaceId);
   if (entry === undefined) {
     return undefined;
   }
@@ -118,7 +124,7 @@ function allowedPaths(kind: TelemetryLogKind, unauthenticated: boolean): string[
     .sort();
 }
 
-const FULL_LOGS: Record<TelemetryLogKind, () => TelemetryLog> = {
+const FULL_LOGS: Record<TelemetryLogKind, (overrides?: Partial<TelemetryLog>) => TelemetryLog> = {
   connection: connectionLog,
   statement: statementLog,
   error: errorLog,
@@ -185,7 +191,9 @@ describe('serializer', () => {
               process_name: 'node',
             },
             driver_connection_params: {
+              http_path: HTTP_PATH,
               mode: 'THRIFT',
+              host_info: { host_url: HOST_URL, port: 443 },
               use_proxy: false,
               auth_mech: 'OAUTH',
               auth_flow: 'CLIENT_CREDENTIALS',
@@ -269,12 +277,20 @@ describe('serializer', () => {
         };
         const stuff = <T extends object>(value: T): T => Object.assign(value, secrets);
         const forbidden = /ssn|payroll|dapi|Bearer|secret|warehouses|alice|hunter2|host_info|http_path|stack|message/i;
+        // The connection parameters' own address fields are legitimate there (tested below): left out here.
+        const withoutAddress = (value: object): any => {
+          const copy: any = { ...value };
+          delete copy.httpPath;
+          delete copy.hostUrl;
+          delete copy.hostPort;
+          return copy;
+        };
 
         for (const kind of ['connection', 'statement', 'error'] as const) {
           const log = stuff(FULL_LOGS[kind]()) as TelemetryLog;
           log.statement = stuff({ ...log.statement! });
           log.driverConfig = stuff({ ...DRIVER_CONFIG });
-          log.connectionParams = stuff({ ...CONNECTION_PARAMS });
+          log.connectionParams = Object.assign(withoutAddress(CONNECTION_PARAMS), withoutAddress(secrets));
           (log as any).entry = { sql_driver_log: { sql_text: secrets.sqlText } };
           (log as any).sql_driver_log = { error_info: { stack_trace: secrets.stack } };
           for (const unauthenticated of [false, true]) {
@@ -407,6 +423,131 @@ describe('serializer', () => {
 
       it('a number instead of a digit string is omitted', () => {
         expect(parse(serializeLog(statementLog({ workspaceId: 12 as any }), UA, false))).not.to.have.property('workspace_id');
+      });
+    });
+
+    describe('the workspace address (http_path, host_info)', () => {
+      const PARAMS = 'driver_connection_params';
+
+      it('goes on signed-in connection logs only: never on statement or error logs, never unauthenticated', () => {
+        const signedIn = parse(serializeLog(connectionLog(), UA, false)).entry.sql_driver_log[PARAMS];
+        expect(signedIn.http_path).to.equal(HTTP_PATH);
+        expect(signedIn.host_info).to.deep.equal({ host_url: HOST_URL, port: 443 });
+
+        const withParams = { connectionParams: { ...CONNECTION_PARAMS } };
+        const texts = [
+          serializeLog(connectionLog(), UA, true),
+          serializeLog(connectionLog({ unauthenticated: true }), UA, false),
+          serializeLog(errorLog(withParams), UA, false),
+          serializeLog(errorLog(withParams), UA, true),
+          serializeLog(statementLog(withParams), UA, false),
+          serializeLog(statementLog(withParams), UA, true),
+        ];
+        for (const [index, text] of texts.entries()) {
+          expect(text, String(index)).to.be.a('string');
+          expect(text, String(index)).not.to.match(/http_path|host_info|host_url|example\.cloud|warehouses/);
+        }
+        // The error log still carries the other connection fields.
+        expect(parse(texts[2]).entry.sql_driver_log[PARAMS]).to.include({ mode: 'THRIFT', auth_mech: 'OAUTH' });
+      });
+
+      it('writes the path and host as given when they are well formed', () => {
+        const paths = ['/sql/1.0/warehouses/abc123', '/sql/protocolv1/o/1234567890123456/0123-456789-abcdef', '/a%20b/~x_y-z.1', '/'];
+        for (const httpPath of paths) {
+          const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, httpPath } });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].http_path).to.equal(httpPath);
+        }
+        for (const [hostUrl, port] of [
+          ['https://adb-1234567890123456.7.azuredatabricks.net', 443],
+          ['https://127.0.0.1', 8443],
+          ['https://LOCALHOST', 1],
+        ] as const) {
+          const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl, hostPort: port } });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info).to.deep.equal({ host_url: hostUrl, port });
+        }
+      });
+
+      it('drops a path, host or port that is not well formed', () => {
+        const badPaths = [
+          '/sql/1.0/warehouses/abc?o=1&secret=x',
+          '/sql/1.0/warehouses/abc#frag',
+          'sql/1.0/warehouses/abc',
+          '/path with space',
+          '/quote"d',
+          '/back\\slash',
+          '/line\nbreak',
+          '/é',
+          `/${'a'.repeat(256)}`,
+          '',
+          42,
+          null,
+        ];
+        for (const httpPath of badPaths) {
+          const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, httpPath: httpPath as any } });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS], JSON.stringify(httpPath)).not.to.have.property('http_path');
+        }
+        const badHosts = ['http://example.com', 'https://', 'https://user:pw@example.com', 'https://example.com/path', 'https://example.com:443', 'example.com', 'https://-x', 7];
+        for (const hostUrl of badHosts) {
+          const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl: hostUrl as any } });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info, JSON.stringify(hostUrl)).to.deep.equal({ port: 443 });
+        }
+        for (const hostPort of [0, -1, 65536, 1.5, NaN, '443', undefined]) {
+          const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostPort: hostPort as any } });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info, String(hostPort)).to.deep.equal({ host_url: HOST_URL });
+        }
+        const neither = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl: undefined, hostPort: undefined } });
+        expect(parse(serializeLog(neither, UA, false)).entry.sql_driver_log[PARAMS]).not.to.have.property('host_info');
+      });
+    });
+
+    describe('workspace_id named by the workspace (the fallback argument)', () => {
+      const FROM_HEADER = '9876543210987654';
+
+      for (const kind of ['connection', 'statement', 'error'] as const) {
+        it(`fills a signed-in ${kind} log that has no id of its own, keeping every digit`, () => {
+          const json = serializeLog(FULL_LOGS[kind]({ workspaceId: undefined }), UA, false, FROM_HEADER) as string;
+          // Beyond 2^53: exact digits in the text, where a JS number would have rounded them.
+          expect(json.startsWith(`{"workspace_id":${FROM_HEADER},`)).to.be.true;
+          expect(serializeLog(FULL_LOGS[kind]({ workspaceId: undefined }), UA, false) as string).not.to.include('workspace_id');
+        });
+      }
+
+      it("never overrides the log's own id (from the HTTP path)", () => {
+        const json = serializeLog(statementLog({ workspaceId: '42' }), UA, false, FROM_HEADER) as string;
+        expect(json.startsWith('{"workspace_id":42,')).to.be.true;
+        expect(json).not.to.include(FROM_HEADER);
+      });
+
+      it("replaces a log's own id that is unusable", () => {
+        const json = serializeLog(statementLog({ workspaceId: '99999999999999999999' }), UA, false, FROM_HEADER) as string;
+        expect(json.startsWith(`{"workspace_id":${FROM_HEADER},`)).to.be.true;
+      });
+
+      it('is never written on an unauthenticated log', () => {
+        const texts = [
+          serializeLog(statementLog({ workspaceId: undefined }), UA, true, FROM_HEADER),
+          serializeLog(connectionLog({ workspaceId: undefined }), UA, true, FROM_HEADER),
+          serializeLog(errorLog({ workspaceId: undefined, unauthenticated: true }), UA, false, FROM_HEADER),
+        ];
+        for (const text of texts) {
+          expect(text).to.be.a('string');
+          expect(text).not.to.match(new RegExp(`workspace_id|${FROM_HEADER}`));
+        }
+      });
+
+      it('is checked like the log\'s own id: a malformed one is omitted', () => {
+        for (const fallback of ['abc', '12 34', '-1', '9223372036854775808', '', 12 as any, {} as any]) {
+          const json = serializeLog(statementLog({ workspaceId: undefined }), UA, false, fallback) as string;
+          expect(JSON.parse(json), String(fallback)).not.to.have.property('workspace_id');
+        }
+        const padded = serializeLog(statementLog({ workspaceId: undefined }), UA, false, '00042') as string;
+        expect(padded.startsWith('{"workspace_id":42,')).to.be.true;
+      });
+
+      it('reaches the upload body intact', () => {
+        const body = buildUploadBody([statementLog({ workspaceId: undefined }), connectionLog({ workspaceId: undefined })], UA, 1, false, FROM_HEADER);
+        const protoLogs: string[] = JSON.parse(body).protoLogs;
+        expect(protoLogs.every((protoLog) => protoLog.startsWith(`{"workspace_id":${FROM_HEADER},`))).to.be.true;
       });
     });
 
@@ -544,10 +685,21 @@ describe('export allow-list', () => {
     ]);
   });
 
-  it('ConnectionOpenEvent_GetDatabricksExportTags_ExcludesServerAddress', () => {
+  it('ConnectionOpenEvent_GetDatabricksExportTags_ExcludesServerAddress: only the workspace address, on signed-in connection logs', () => {
+    const addressFields = [
+      'entry.sql_driver_log.driver_connection_params.http_path',
+      'entry.sql_driver_log.driver_connection_params.host_info.host_url',
+      'entry.sql_driver_log.driver_connection_params.host_info.port',
+    ];
     for (const tag of EXPORT_ALLOW_LIST) {
-      expect(tag.path).not.to.match(/host|http_path|server|address|url|stack|message|sql_text|token/);
+      if (addressFields.includes(tag.path)) {
+        expect(tag.kinds, tag.path).to.deep.equal(['connection']);
+        expect(tag.unauthenticated, tag.path).to.equal(false);
+      } else {
+        expect(tag.path).not.to.match(/host|http_path|server|address|url|stack|message|sql_text|token/);
+      }
     }
+    expect(EXPORT_ALLOW_LIST.filter((tag) => addressFields.includes(tag.path))).to.have.length(3);
   });
 
   it('is frozen', () => {
