@@ -13,20 +13,27 @@ interface AnnouncedLink {
 const MAX_LINKS = 50000;
 
 /**
- * The CloudFetch result links one connection's server announced, so that HTTP requests seen on
- * `node:diagnostics_channel` can be told apart (a chunk download, not a Thrift call) and timed:
- * latency from request start to the last body byte, size from the response, and retries.
+ * The CloudFetch result links one connection's server announced, by statement: a download the
+ * driver retried is found by its link. On drivers that do not report their downloads, HTTP
+ * requests seen on `node:diagnostics_channel` are also told apart by them (a chunk download, not a
+ * Thrift call) and timed: latency from request start to the last body byte, size from the
+ * response, and retries.
  */
 export default class CloudFetchLinkRegistry {
   private readonly links = new Map<string, AnnouncedLink>();
 
   private announced = false;
 
-  /** `onFirstLink`: called once, when the server announces the connection's first link. */
+  /**
+   * `onFirstLink`: called once, when the server announces the connection's first link.
+   * `timesRequests`: false where the driver reports its downloads itself: links then only find
+   * the statement of a download the driver retried.
+   */
   constructor(
     private readonly events: TelemetryEventSink,
     private readonly observationOf: (statementId: string) => OperationObservation | undefined,
     private readonly onFirstLink: () => void = () => undefined,
+    private readonly timesRequests = true,
   ) {}
 
   register(fileLink: unknown, statementId: string, chunkIndex: number): void {
@@ -36,11 +43,17 @@ export default class CloudFetchLinkRegistry {
     const key = linkKey(fileLink);
     if (key) {
       this.links.set(key, { statementId, chunkIndex, attempts: 0 });
-      if (!this.announced) {
+      if (!this.announced && this.timesRequests) {
         this.announced = true;
         this.onFirstLink();
       }
     }
+  }
+
+  /** The statement whose announced link `url` is. */
+  statementOf(url: string): string | undefined {
+    const key = linkKey(url);
+    return key === undefined ? undefined : this.links.get(key)?.statementId;
   }
 
   forget(statementId: string): void {
@@ -56,7 +69,7 @@ export default class CloudFetchLinkRegistry {
 
   /** Called for every request this connection's agent starts; ignores all but chunk downloads. */
   observeRequest(request: ClientRequest): void {
-    if (this.links.size === 0) {
+    if (this.links.size === 0 || !this.timesRequests) {
       return;
     }
     const path = request.path.startsWith('http') ? linkKey(request.path) : `${request.host}${request.path}`;

@@ -15,6 +15,7 @@ import { ConnectionParameters, TelemetryConfiguration, TelemetryLog } from '../t
 import { watchAgent, unwatchAgent } from './httpDiagnostics';
 import DeferredEvents from './DeferredEvents';
 import DriverEventReceiver from './DriverEventReceiver';
+import RetryCounter from './RetryCounter';
 import { getAuthType, getDriverConfiguration } from './connectionFacts';
 import { observeSession, SessionObserverSink } from './sessionObserver';
 import ThriftClientObserver from './ThriftClientObserver';
@@ -88,10 +89,11 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   }
 
   /**
-   * Finds this connection's HTTP agent, to watch it for CloudFetch downloads once there are any;
-   * a driver that reports its downloads itself needs no agent.
+   * Counts the driver's HTTP retries, and finds this connection's HTTP agent, to watch it for
+   * CloudFetch downloads once there are any; a driver that reports its downloads itself needs no agent.
    */
   async start(): Promise<void> {
+    RetryCounter.observe(this.options.connectionProvider, this.observer, this.options.logger);
     if (!this.options.driverReportsEvents) {
       const agent = await this.options.connectionProvider.getAgent();
       if (agent && !this.closed) {

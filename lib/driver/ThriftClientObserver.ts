@@ -6,6 +6,8 @@ import { OperationType } from '../telemetry/types';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import OperationObservation from './OperationObservation';
 import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
+import type { RetryReceiver } from './RetryCounter';
+import { readThriftCall } from './thriftCall';
 import {
   OBSERVED_RPCS,
   OPERATION_STARTING_RPCS,
@@ -50,6 +52,8 @@ interface RpcOutcome {
   response: ThriftStruct;
   startedAt: number;
   now: number;
+  /** The call's Thrift sequence id, which names it in a retried request. */
+  seqid: unknown;
 }
 
 /** One chunk the driver downloaded: `time` is when the download ended. */
@@ -60,6 +64,23 @@ export interface ChunkDownload {
   bytes: number;
   time: number;
 }
+
+interface StatementRetries {
+  observer: ThriftClientObserver;
+  handleGuid: Buffer;
+  retries: number;
+}
+
+interface DownloadRetries {
+  observer: ThriftClientObserver;
+  url: string;
+  retries: number;
+}
+
+/** Retried calls whose outcome has not been read: bounded, since a call may never report back. */
+const MAX_RETRIED_CALLS = 1000;
+
+const OBSERVED_RPC_NAMES: ReadonlySet<string> = new Set(OBSERVED_RPCS);
 
 interface StatementTime {
   observer: ThriftClientObserver;
@@ -80,13 +101,19 @@ function announcesLinks(name: string, response: ThriftStruct): boolean {
  * would have seen, at the same moment, and reads them later, in the connection's batches (see
  * DeferredEvents), with the closes and start times it is told of in between, in order.
  */
-export default class ThriftClientObserver {
+export default class ThriftClientObserver implements RetryReceiver {
   /** Open operations by statement id, and by the handle object the driver sends with their RPCs. */
   private readonly operations = new Map<string, OperationObservation>();
 
   private readonly byHandle = new Map<object, OperationObservation>();
 
   private clientObserved = false;
+
+  /** HTTP retries of observed calls, by sequence id, until their outcome is read. */
+  private readonly retriesBySeqid = new Map<number, number>();
+
+  /** Retries of the operation-starting call being read, for the operation it starts. */
+  private startRetries = 0;
 
   /** The last session handle GUID seen and its text: a connection's statements mostly share one. */
   private lastSessionGuid?: unknown;
@@ -106,7 +133,7 @@ export default class ThriftClientObserver {
     onFirstLink?: () => void,
     private readonly downloadsReported = false,
   ) {
-    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink);
+    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink, !downloadsReported);
   }
 
   /**
@@ -252,10 +279,15 @@ export default class ThriftClientObserver {
         return original.call(this, request, callback);
       }
       const startedAt = Date.now();
-      return original.call(this, request, (error: unknown, response: unknown) => {
-        slot.observer.hold(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt);
+      // eslint-disable-next-line prefer-const -- set once the call is numbered, after the callback capturing it exists
+      let seqid: unknown;
+      const sent = original.call(this, request, (error: unknown, response: unknown) => {
+        slot.observer.hold(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt, seqid);
         callback(error, response);
       });
+      // The generated client numbers each call before sending it; its response comes later.
+      seqid = (this as { _seqid?: unknown } | null)?._seqid;
+      return sent;
     };
   }
 
@@ -280,9 +312,17 @@ export default class ThriftClientObserver {
    * One RPC's outcome, from the client's callback: held for the next batch, or read at once when
    * it announces links the driver is about to download. Never throws.
    */
-  private hold(name: string, read: RpcReader, request: ThriftStruct, error: unknown, response: ThriftStruct, startedAt: number): void {
+  private hold(
+    name: string,
+    read: RpcReader,
+    request: ThriftStruct,
+    error: unknown,
+    response: ThriftStruct,
+    startedAt: number,
+    seqid: unknown,
+  ): void {
     try {
-      const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now() };
+      const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now(), seqid };
       if (!this.downloadsReported && error === null && announcesLinks(name, response)) {
         // A later page's links need its operation's start read first; a start needs nothing held
         // before it, and what is held stays held.
@@ -299,15 +339,80 @@ export default class ThriftClientObserver {
   }
 
   /** Reads one RPC's outcome. Never throws. */
-  private observe({ name, read, request, error, response, startedAt, now }: RpcOutcome): void {
+  private observe({ name, read, request, error, response, startedAt, now, seqid }: RpcOutcome): void {
     try {
+      if (this.retriesBySeqid.size !== 0) {
+        this.applyCallRetries(name, request, seqid);
+      }
       if (error !== null && error !== undefined) {
         this.observeFailure(request, error);
       } else if (response !== null && typeof response === 'object') {
         read(this, request, response, startedAt, now);
       }
+      this.startRetries = 0;
     } catch (failure) {
       this.logger.log(LogLevel.debug, `Telemetry: could not observe ${name}: ${(failure as Error)?.message}`);
+    }
+  }
+
+  /**
+   * The driver retried a request (see RetryCounter), before the call's outcome reached its
+   * callback. A Thrift call this observer reads is found again by its sequence id when its outcome
+   * is read; another call about an operation (closing or cancelling it) by its operation handle,
+   * in order with the outcomes held before it; a CloudFetch download by its link, once the response
+   * announcing it has been read.
+   */
+  retried(request: unknown, retries: number): void {
+    const body = (request as { body?: unknown } | null)?.body;
+    if (Buffer.isBuffer(body)) {
+      const call = readThriftCall(body);
+      if (call === undefined) {
+        return;
+      }
+      if (OBSERVED_RPC_NAMES.has(call.name)) {
+        if (this.retriesBySeqid.size < MAX_RETRIED_CALLS) {
+          this.retriesBySeqid.set(call.seqid, (this.retriesBySeqid.get(call.seqid) ?? 0) + retries);
+        }
+      } else if (call.handleGuid !== undefined) {
+        this.events.defer(ThriftClientObserver.applyStatementRetries, { observer: this, handleGuid: call.handleGuid, retries });
+      }
+      return;
+    }
+    const url = (request as { url?: unknown } | null)?.url;
+    if (this.downloadsReported && typeof url === 'string') {
+      this.events.defer(ThriftClientObserver.applyDownloadRetries, { observer: this, url, retries });
+    }
+  }
+
+  private static readonly applyStatementRetries: DeferredWork<StatementRetries> = ({ observer, handleGuid, retries }) => {
+    const observation = observer.operations.get(guidToUuid(handleGuid) ?? '');
+    if (observation !== undefined) {
+      observation.retryCount += retries;
+    }
+  };
+
+  private static readonly applyDownloadRetries: DeferredWork<DownloadRetries> = ({ observer, url, retries }) => {
+    const statementId = observer.links.statementOf(url);
+    const observation = statementId === undefined ? undefined : observer.operations.get(statementId);
+    if (observation !== undefined) {
+      observation.retryCount += retries;
+    }
+  };
+
+  /** Adds a read call's retries to its operation; a call that starts one passes them to it. */
+  private applyCallRetries(name: string, request: ThriftStruct, seqid: unknown): void {
+    const retries = typeof seqid === 'number' ? this.retriesBySeqid.get(seqid) : undefined;
+    if (retries === undefined) {
+      return;
+    }
+    this.retriesBySeqid.delete(seqid as number);
+    if (OPERATION_STARTING_RPCS[name] !== undefined) {
+      this.startRetries = retries;
+      return;
+    }
+    const observation = this.operationOf(request);
+    if (observation !== undefined) {
+      observation.retryCount += retries;
     }
   }
 
@@ -366,6 +471,8 @@ export default class ThriftClientObserver {
   ): void {
     const sessionId = this.sessionIdOf(request?.sessionHandle?.sessionId?.guid);
     const handle = response.operationHandle;
+    const retries = this.startRetries;
+    this.startRetries = 0;
     const statementId = guidToUuid(handle?.operationId?.guid);
     if (!statementId || !sessionId) {
       if (isErrorStatus(response.status)) {
@@ -381,7 +488,7 @@ export default class ThriftClientObserver {
       pollCount: 0,
       pollLatencyMs: 0,
       chunksPresent: 0,
-      retryCount: 0,
+      retryCount: retries,
       settled: false,
       // Every field from the start: one object shape for all observations.
       executionResult: undefined,
@@ -429,7 +536,7 @@ export default class ThriftClientObserver {
     const errorName = ExceptionClassifier.safeErrorName(error);
     const observation = this.operationOf(request);
     if (observation) {
-      this.events.emitError({ statementId: observation.statementId, sessionId: observation.sessionId, errorName, isTerminal: true });
+      this.emitStatementError(observation, undefined, errorName);
       return;
     }
     // The driver has already retried what it retries: a failed RPC is final for the caller.
@@ -469,9 +576,7 @@ export default class ThriftClientObserver {
     const links = results?.resultLinks;
     if (Array.isArray(links)) {
       for (const link of links) {
-        if (!this.downloadsReported) {
-          this.links.register(link?.fileLink, observation.statementId, observation.chunksPresent);
-        }
+        this.links.register(link?.fileLink, observation.statementId, observation.chunksPresent);
         observation.chunksPresent += 1;
       }
     }
@@ -484,6 +589,7 @@ export default class ThriftClientObserver {
       sessionId: observation.sessionId,
       errorName: sqlStateOr(sqlState, fallback),
       isTerminal: true,
+      retryCount: observation.retryCount,
     });
   }
 }

@@ -292,6 +292,10 @@ export default class MetricsAggregator {
     if (chunkIndex !== undefined) {
       statement.errorChunkIndex = chunkIndex;
     }
+    const retryCount = count(event.retryCount);
+    if (retryCount !== undefined) {
+      statement.retryCount = retryCount;
+    }
   }
 
   /** The statement's state, created on its first event; undefined when it cannot be tracked. */

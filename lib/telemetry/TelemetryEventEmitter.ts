@@ -195,6 +195,7 @@ function error(fields: EventFields<ErrorEvent>, timestamp: number): ErrorEvent {
     errorName: fields.errorName,
     isTerminal: fields.isTerminal,
     chunkIndex: fields.chunkIndex,
+    retryCount: fields.retryCount,
     unauthenticated: fields.unauthenticated,
   };
 }

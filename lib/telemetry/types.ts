@@ -217,6 +217,8 @@ export interface ErrorEvent extends EventBase {
   isTerminal: boolean;
   /** Index of the chunk whose download failed. */
   chunkIndex?: number;
+  /** HTTP retries the statement needed up to the error: a terminal error reports the statement before its end would. */
+  retryCount?: number;
   /** The failure happened before authentication succeeded: export without credentials. */
   unauthenticated?: boolean;
 }

@@ -116,7 +116,11 @@ export default class DriverThriftClientStub {
     return this.answer('CloseOperation', request, callback);
   }
 
+  /** Numbers each call before it is sent, as the generated client does. */
+  public _seqid = 0;
+
   private answer(name: string, request: unknown, callback?: ThriftCallback): unknown {
+    this._seqid += 1;
     this.calls.push({ name, request, self: this });
     const reply = this.replies.get(name)?.shift() ?? { response: { status: OK_STATUS } };
     if (typeof callback !== 'function') {
@@ -152,4 +156,42 @@ export function eventsOf<T extends TelemetryEvent['eventType']>(
 /** The event without the fields the emitter set to undefined. */
 export function compact(event: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * A Thrift binary-protocol call as the driver sends it: strict header (`name`, `seqid`), then the
+ * args struct whose request names `guid` in field 1 of field 1 of field 1 (an operation's or a
+ * session's handle), with a field of another type before it at each level.
+ */
+export function encodeThriftCall(name: string, seqid: number, guid?: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  const i16 = (value: number) => parts.push(Buffer.from([(value >> 8) & 0xff, value & 0xff]));
+  const i32 = (value: number) => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeInt32BE(value | 0);
+    parts.push(bytes);
+  };
+  const byte = (value: number) => parts.push(Buffer.from([value]));
+  const binary = (value: Buffer) => {
+    i32(value.length);
+    parts.push(value);
+  };
+  i32(0x80010000 | 1);
+  binary(Buffer.from(name));
+  i32(seqid);
+  if (guid !== undefined) {
+    for (let level = 0; level < 3; level += 1) {
+      byte(8); // an i32 field 2 first, to be skipped
+      i16(2);
+      i32(7);
+      byte(12);
+      i16(1);
+    }
+    byte(11);
+    i16(1);
+    binary(guid);
+    for (let level = 0; level < 3; level += 1) byte(0);
+  }
+  byte(0);
+  return Buffer.concat(parts);
 }

@@ -13,6 +13,7 @@ import DriverThriftClientStub, {
   OK_STATUS,
   ThriftCallback,
   compact,
+  encodeThriftCall,
   eventsOf,
   makeGuid,
   operationHandle,
@@ -457,6 +458,7 @@ describe('ThriftClientObserver', () => {
           sessionId: SESSION_ID,
           errorName: '42P01',
           isTerminal: true,
+          retryCount: 0,
         },
       ]);
       expect(JSON.stringify(events)).not.to.include('customers_pii_ssn');
@@ -547,6 +549,7 @@ describe('ThriftClientObserver', () => {
           sessionId: SESSION_ID,
           errorName: 'ThriftTransportError',
           isTerminal: true,
+          retryCount: 0,
         },
       ]);
       expect(JSON.stringify(events)).not.to.include('customers_pii_ssn');
@@ -562,6 +565,75 @@ describe('ThriftClientObserver', () => {
         { eventType: TelemetryEventType.ERROR, timestamp: T0, errorName: 'UnknownError', isTerminal: true },
       ]);
       expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.deep.equal([]);
+    });
+  });
+
+  describe('retries the driver made', () => {
+    /** Sends `name` (answered after 10 ms), reports `retries` for it by its sequence id, then lets it answer. */
+    async function retriedRpc(name: string, request: unknown, response: object, retries: number): Promise<void> {
+      client.reply(name, { response, delayMs: 10 });
+      proxy[name](request, () => undefined);
+      observer.retried({ body: encodeThriftCall(name, client._seqid) }, retries);
+      await clock.tickAsync(10);
+    }
+
+    it('adds the retries of a call it reads to its operation, found by the call sequence id', async () => {
+      await execute(started());
+      await retriedRpc('GetOperationStatus', { operationHandle: operationHandle(OP) }, { status: OK_STATUS, operationState: TOperationState.FINISHED_STATE }, 2);
+      await retriedRpc('GetResultSetMetadata', { operationHandle: operationHandle(OP) }, { status: OK_STATUS }, 1);
+      observer.completeStatement(OP_ID, T0 + 50);
+      expect(completes()[0]).to.include({ statementId: OP_ID, retryCount: 3 });
+    });
+
+    it('gives the retries of a call that starts an operation to the operation it starts, and to no other', async () => {
+      await retriedRpc('GetCatalogs', { sessionHandle: sessionHandle(SESSION) }, started(), 1);
+      const other = makeGuid(11);
+      await execute(started(other));
+      observer.completeStatement(OP_ID, T0 + 50);
+      observer.completeStatement(uuidOf(other), T0 + 50);
+      expect(completes().map((event) => [event.statementId, event.retryCount])).to.deep.equal([
+        [OP_ID, 1],
+        [uuidOf(other), 0],
+      ]);
+    });
+
+    it('finds a call it does not read (a close) by the operation handle in its request', async () => {
+      await execute(started());
+      observer.retried({ body: encodeThriftCall('CloseOperation', 77, OP) }, 2);
+      observer.statementClosed(OP_ID, T0 + 50);
+      expect(completes()[0]).to.include({ retryCount: 2 });
+    });
+
+    it('reports the retries made before a call failed with the error that ends the statement', async () => {
+      await execute(started());
+      client.reply('GetOperationStatus', { error: Object.assign(new Error('503'), { name: 'HiveDriverError' }), delayMs: 10 });
+      proxy.GetOperationStatus({ operationHandle: operationHandle(OP) }, () => undefined);
+      observer.retried({ body: encodeThriftCall('GetOperationStatus', client._seqid) }, 4);
+      await clock.tickAsync(10);
+      expect(errors()[0]).to.include({ statementId: OP_ID, isTerminal: true, retryCount: 4 });
+    });
+
+    it('finds a retried CloudFetch download by its link, where the driver reports its downloads', async () => {
+      const reported = new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, true);
+      const other = new DriverThriftClientStub();
+      reported.observeClient(other);
+      other.reply('ExecuteStatement', { response: started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'https://bucket/a?sig=1' }] } } } }) });
+      (other as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+      await clock.tickAsync(0);
+      reported.retried({ url: 'https://bucket/a?sig=1' }, 1);
+      reported.retried({ url: 'https://bucket/unknown' }, 5);
+      reported.statementClosed(OP_ID, T0 + 50);
+      expect(completes()[0]).to.include({ retryCount: 1 });
+    });
+
+    it('ignores what it cannot read: no body, a body that is not a Thrift call, a call it never saw', async () => {
+      await execute(started());
+      observer.retried(undefined, 1);
+      observer.retried({ body: Buffer.from('not thrift') }, 1);
+      observer.retried({ body: encodeThriftCall('GetOperationStatus', 9999) }, 1);
+      observer.retried({ body: encodeThriftCall('CloseOperation', 78, makeGuid(99)) }, 1);
+      observer.statementClosed(OP_ID, T0 + 50);
+      expect(completes()[0]).to.include({ retryCount: 0 });
     });
   });
 

@@ -150,7 +150,7 @@ describe('TelemetryEventEmitter', () => {
     emitter.emitError({ errorName: 'E', isTerminal: true, message: 'SELECT secret FROM t' } as any);
     emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT', sql: 'SELECT 1' } as any);
     expect(received.map((event) => Object.keys(event))).to.deep.equal([
-      ['eventType', 'timestamp', 'statementId', 'sessionId', 'errorName', 'isTerminal', 'chunkIndex', 'unauthenticated'],
+      ['eventType', 'timestamp', 'statementId', 'sessionId', 'errorName', 'isTerminal', 'chunkIndex', 'retryCount', 'unauthenticated'],
       ['eventType', 'timestamp', 'statementId', 'sessionId', 'statementType', 'operationType'],
     ]);
   });
