@@ -50,6 +50,11 @@ export default class CloudFetchLinkRegistry {
     }
   }
 
+  /** True once the server announced a link (`onFirstLink` was called). */
+  hasAnnounced(): boolean {
+    return this.announced;
+  }
+
   /** The statement whose announced link `url` is. */
   statementOf(url: string): string | undefined {
     const key = linkKey(url);

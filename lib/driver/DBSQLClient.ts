@@ -70,7 +70,9 @@ export default class DBSQLClient extends DriverDBSQLClient {
       telemetry.sessionOpenFailed(error);
       throw error;
     }
-    await this.observeThriftClient(telemetry);
+    if (telemetry.needsThriftClient()) {
+      await this.observeThriftClient(telemetry);
+    }
     try {
       return telemetry.sessionOpened(session, calledAt);
     } catch (error) {
@@ -141,11 +143,8 @@ export default class DBSQLClient extends DriverDBSQLClient {
    * per-RPC `getClient()` calls.
    */
   private async observeThriftClient(telemetry: TelemetryConnection): Promise<void> {
-    if (telemetry.observer.observesClient()) {
-      return;
-    }
     try {
-      telemetry.observer.observeClient(await super.getClient());
+      telemetry.observeThriftClient(await super.getClient());
     } catch (error) {
       this.getLogger().log(LogLevel.debug, `Telemetry: could not observe the Thrift client: ${(error as Error)?.message}`);
     }

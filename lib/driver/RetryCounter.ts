@@ -25,6 +25,14 @@ interface CounterSlot {
   logger: IDBSQLLogger;
 }
 
+function requestOf(details: unknown): unknown {
+  return (details as { request?: unknown } | undefined)?.request;
+}
+
+function describe(failure: unknown): string {
+  return failure instanceof Error ? failure.message : String(failure);
+}
+
 function allowsRetry(result: unknown): boolean {
   return (result as { shouldRetry?: unknown } | undefined)?.shouldRetry === true;
 }
@@ -33,8 +41,10 @@ function allowsRetry(result: unknown): boolean {
  * The driver's policy class with the retries it decides counted. A retry is decided in
  * `computeRetry` (a response the policy retries) or `computeNetworkErrorRetry` (a request that
  * failed on the way); the next response the policy is asked about is the same request's, so the
- * count is reported there, with that request. Only the retry path does more than the driver's own
- * class: a call that needs no retry costs one comparison.
+ * count is reported there, with that request, or when the policy gives up, with the last retried
+ * response's request (a call that never got a response cannot be told apart, and is not
+ * reported). Only the retry path does more than the driver's own class: a call that needs no
+ * retry costs one comparison.
  */
 function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSlot): RetryPolicyClass | undefined {
   // The driver's class is built from the client context alone; anything else is not that class.
@@ -48,33 +58,59 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
   return class CountingRetryPolicy extends base {
     private retries = 0;
 
+    /** The request of the last retried response: a network failure after it is the same call's. */
+    private retriedRequest: unknown;
+
     shouldRetry(details: unknown): Promise<unknown> {
       if (this.retries !== 0) {
-        const { retries } = this;
-        this.retries = 0;
-        try {
-          slot.receiver.retried((details as { request?: unknown } | undefined)?.request, retries);
-        } catch (failure) {
-          slot.logger.log(LogLevel.debug, `Telemetry: could not count retries: ${(failure as Error)?.message}`);
-        }
+        this.report(requestOf(details));
       }
       return super.shouldRetry(details);
     }
 
     computeRetry(details: unknown): unknown {
-      const result = super.computeRetry(details);
+      let result: unknown;
+      try {
+        result = super.computeRetry(details);
+      } catch (error) {
+        this.report(requestOf(details));
+        throw error;
+      }
       if (allowsRetry(result)) {
         this.retries += 1;
+        this.retriedRequest = requestOf(details);
       }
       return result;
     }
 
     async computeNetworkErrorRetry(error: unknown): Promise<unknown> {
-      const result = await super.computeNetworkErrorRetry(error);
+      let result: unknown;
+      try {
+        result = await super.computeNetworkErrorRetry(error);
+      } catch (failure) {
+        this.report(this.retriedRequest);
+        throw failure;
+      }
       if (allowsRetry(result)) {
         this.retries += 1;
+      } else {
+        this.report(this.retriedRequest);
       }
       return result;
+    }
+
+    /** Hands the retries counted so far to the receiver, once. */
+    private report(request: unknown): void {
+      const { retries } = this;
+      if (retries === 0) {
+        return;
+      }
+      this.retries = 0;
+      try {
+        slot.receiver.retried(request, retries);
+      } catch (failure) {
+        slot.logger.log(LogLevel.debug, `Telemetry: could not count retries: ${describe(failure)}`);
+      }
     }
   };
 }
@@ -121,7 +157,7 @@ export default class RetryCounter {
         return policy;
       };
     } catch (failure) {
-      logger.log(LogLevel.debug, `Telemetry: could not observe the driver's retries: ${(failure as Error)?.message}`);
+      logger.log(LogLevel.debug, `Telemetry: could not observe the driver's retries: ${describe(failure)}`);
     }
   }
 }

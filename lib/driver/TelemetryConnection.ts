@@ -60,8 +60,22 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   public readonly observer: ThriftClientObserver;
 
-  /** What the client hands the driver as its telemetry emitter and aggregator. */
-  public readonly driverEvents: DriverEventReceiver;
+  /**
+   * What the client hands the driver as its telemetry emitter and aggregator; undefined while the
+   * workspace's feature flag is off, so the driver skips its telemetry calls.
+   */
+  public driverEvents?: DriverEventReceiver;
+
+  private readonly receiver: DriverEventReceiver;
+
+  /** The connection's Thrift client, once its first session opened. */
+  private thriftClient?: object;
+
+  /** Set while the workspace's flag is off: when it expires, the connection observes again. */
+  private idleTimer?: NodeJS.Timeout;
+
+  /** Waiting for the flag's answer; one wait at a time. */
+  private awaitingFlag = false;
 
   private readonly aggregator: MetricsAggregator;
 
@@ -82,7 +96,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
     this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads(), options.driverReportsEvents);
-    this.driverEvents = new DriverEventReceiver(this);
+    this.receiver = new DriverEventReceiver(this);
+    this.driverEvents = this.receiver;
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),
     });
@@ -137,9 +152,85 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   }
 
   private acquireClient(): void {
-    if (!this.released) {
-      this.client ??= this.options.provider.getOrCreateClient(this, this.options.target);
+    if (!this.released && this.client === undefined) {
+      this.client = this.options.provider.getOrCreateClient(this, this.options.target);
+      this.watchFeatureFlag();
     }
+  }
+
+  /** Observes the connection's Thrift client (see ThriftClientObserver), unless the flag says idle. */
+  observeThriftClient(client: object): void {
+    this.thriftClient = client;
+    if (this.idleTimer === undefined) {
+      this.observer.observeClient(client);
+    }
+  }
+
+  /** True until the connection has its Thrift client. */
+  needsThriftClient(): boolean {
+    return this.thriftClient === undefined;
+  }
+
+  /** Waits for the workspace's feature-flag answer; an answer of off makes the connection idle. */
+  private watchFeatureFlag(): void {
+    const { client } = this;
+    if (client === undefined || this.awaitingFlag) {
+      return;
+    }
+    this.awaitingFlag = true;
+    client.featureFlagAnswer().then(
+      (answer) => {
+        this.awaitingFlag = false;
+        if (answer.state === 'disabled') {
+          this.idle(answer.expiresAt);
+        }
+      },
+      () => {
+        this.awaitingFlag = false;
+      },
+    );
+  }
+
+  /**
+   * Nothing would be uploaded until `until` (the flag's answer expires then): stop observing the
+   * driver and building logs until then. The driver is handed no telemetry emitter, the Thrift
+   * client gets its own methods back, and what was open ends now (its logs are dropped, as the
+   * flag says). An unref'ed timer takes observing up again when the answer expires, which asks
+   * the flag again.
+   */
+  private idle(until: number): void {
+    if (this.closed || this.idleTimer !== undefined) {
+      return;
+    }
+    try {
+      this.driverEvents = undefined;
+      this.observer.releaseClient(Date.now());
+      this.events.deliver();
+      if (this.agent) {
+        unwatchAgent(this.agent);
+      }
+      const waitMs = Math.max(0, until - Date.now());
+      this.idleTimer = setTimeout(() => this.resume(), waitMs);
+      this.idleTimer.unref();
+      this.options.logger.log(LogLevel.debug, `Telemetry: the workspace's feature flag is off; not observing the driver for ${waitMs} ms`);
+    } catch (error) {
+      this.options.logger.log(LogLevel.debug, `Telemetry: could not go idle: ${(error as Error)?.message}`);
+    }
+  }
+
+  private resume(): void {
+    this.idleTimer = undefined;
+    if (this.closed) {
+      return;
+    }
+    this.driverEvents = this.receiver;
+    if (this.thriftClient !== undefined) {
+      this.observer.observeClient(this.thriftClient);
+    }
+    if (this.observer.links.hasAnnounced()) {
+      this.watchDownloads();
+    }
+    this.watchFeatureFlag();
   }
 
   hasExitWork(): boolean {
@@ -176,7 +267,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       driverConfig: getDriverConfiguration(),
       connectionParams: this.options.connectionParams,
     });
-    return this.options.driverReportsEvents ? session : observeSession(session, this);
+    return this.options.driverReportsEvents || this.idleTimer !== undefined ? session : observeSession(session, this);
   }
 
   /** A failed session open is reported without credentials or ids: the credentials may be what failed. */
@@ -200,6 +291,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     }
     this.closed = true;
     untrackForExit(this);
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     try {
       if (this.agent) {
         // A no-op for an agent never watched (no CloudFetch link came).

@@ -31,6 +31,8 @@ const OBSERVER = Symbol('dbsql-telemetry.observer');
 
 interface ObserverSlot {
   observer: ThriftClientObserver;
+  /** Each observed RPC's method before it was observed, and whether the client held it itself. */
+  originals: Map<string, { method: unknown; own: boolean }>;
 }
 
 /** Reads one kind of RPC's successful response: `now` is when it arrived. */
@@ -109,6 +111,9 @@ export default class ThriftClientObserver implements RetryReceiver {
 
   private clientObserved = false;
 
+  /** The client observed last, to give its methods back. */
+  private client?: object;
+
   /** HTTP retries of observed calls, by sequence id, until their outcome is read. */
   private readonly retriesBySeqid = new Map<number, number>();
 
@@ -145,22 +150,53 @@ export default class ThriftClientObserver implements RetryReceiver {
   observeClient(client: object): void {
     try {
       const rpcs = client as Record<string | symbol, unknown>;
-      const existing = rpcs[OBSERVER] as ObserverSlot | undefined;
-      if (existing) {
-        existing.observer = this;
-      } else {
-        const slot: ObserverSlot = { observer: this };
+      let slot = rpcs[OBSERVER] as ObserverSlot | undefined;
+      if (slot === undefined) {
+        slot = { observer: this, originals: new Map() };
         Object.defineProperty(client, OBSERVER, { value: slot });
+      }
+      slot.observer = this;
+      if (slot.originals.size === 0) {
         for (const name of OBSERVED_RPCS) {
           const original = rpcs[name];
           if (typeof original === 'function') {
+            slot.originals.set(name, { method: original, own: Object.prototype.hasOwnProperty.call(client, name) });
             rpcs[name] = ThriftClientObserver.observedRpc(name, original as Rpc, slot);
           }
         }
       }
+      this.client = client;
       this.clientObserved = true;
     } catch (failure) {
       this.logger.log(LogLevel.debug, `Telemetry: could not observe the Thrift client: ${(failure as Error)?.message}`);
+    }
+  }
+
+  /**
+   * Gives the observed client its own methods back, so its RPCs cost what they cost unobserved,
+   * and forgets what was being observed (its operations end now). `observeClient` takes it up
+   * again. Never throws.
+   */
+  releaseClient(endTime: number): void {
+    try {
+      this.completeAll(endTime);
+      this.retriesBySeqid.clear();
+      const rpcs = this.client as Record<string | symbol, unknown> | undefined;
+      const slot = rpcs?.[OBSERVER] as ObserverSlot | undefined;
+      this.clientObserved = false;
+      if (rpcs === undefined || slot === undefined || slot.observer !== this) {
+        return;
+      }
+      for (const [name, { method, own }] of slot.originals) {
+        if (own) {
+          rpcs[name] = method;
+        } else {
+          delete rpcs[name];
+        }
+      }
+      slot.originals.clear();
+    } catch (failure) {
+      this.logger.log(LogLevel.debug, `Telemetry: could not release the Thrift client: ${(failure as Error)?.message}`);
     }
   }
 
@@ -321,6 +357,10 @@ export default class ThriftClientObserver implements RetryReceiver {
     startedAt: number,
     seqid: unknown,
   ): void {
+    // A call sent before the client was released answers after it: nothing is observed now.
+    if (!this.clientObserved) {
+      return;
+    }
     try {
       const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now(), seqid };
       if (!this.downloadsReported && error === null && announcesLinks(name, response)) {
@@ -363,6 +403,9 @@ export default class ThriftClientObserver implements RetryReceiver {
    * announcing it has been read.
    */
   retried(request: unknown, retries: number): void {
+    if (!this.clientObserved) {
+      return;
+    }
     const body = (request as { body?: unknown } | null)?.body;
     if (Buffer.isBuffer(body)) {
       const call = readThriftCall(body);

@@ -6,6 +6,12 @@ import debugLog from './debugLog';
 
 export type FeatureFlagState = 'enabled' | 'disabled' | 'unknown';
 
+export interface FeatureFlagAnswer {
+  state: FeatureFlagState;
+  /** Epoch ms until which the state holds. */
+  expiresAt: number;
+}
+
 export const TELEMETRY_FLAG_NAME = 'databricks.partnerplatform.clientConfigsFeatureFlags.enableTelemetryForNodeJs';
 
 /** A server TTL outside this range is clamped: too short floods the endpoint, too long never notices a switch. */
@@ -135,6 +141,23 @@ export default class FeatureFlagCache {
       return entry?.state ?? 'unknown';
     } catch {
       return 'unknown';
+    }
+  }
+
+  /**
+   * The host's answer once it has one: its state and until when it holds (epoch ms; 0 when there
+   * is no answer). Starts a refresh when the last answer expired, and waits for a fetch in flight,
+   * which is bounded by its request timeout. Never rejects.
+   */
+  async answer(target: TelemetryTarget): Promise<FeatureFlagAnswer> {
+    try {
+      const entry = this.currentEntry(target);
+      while (entry?.inFlight) {
+        await entry.inFlight;
+      }
+      return entry ? { state: entry.state, expiresAt: entry.expiresAt } : { state: 'unknown', expiresAt: 0 };
+    } catch {
+      return { state: 'unknown', expiresAt: 0 };
     }
   }
 

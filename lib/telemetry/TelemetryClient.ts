@@ -1,7 +1,7 @@
 import ITelemetryContext from './contracts/ITelemetryContext';
 import ITelemetryExporter from './contracts/ITelemetryExporter';
 import TelemetryTarget from './contracts/TelemetryTarget';
-import FeatureFlagCache from './FeatureFlagCache';
+import FeatureFlagCache, { FeatureFlagAnswer } from './FeatureFlagCache';
 import { TelemetryConfiguration, TelemetryLog } from './types';
 import debugLog, { readTelemetryConfig } from './debugLog';
 
@@ -139,6 +139,19 @@ export default class TelemetryClient {
     } catch (error) {
       this.log('flush failed', error);
     }
+  }
+
+  /**
+   * The host's feature-flag answer, once it has one (see FeatureFlagCache.answer). An answer of
+   * off drops the logs waiting for it, as a log enqueued then would: connections that idle on
+   * that answer enqueue nothing that would. Never rejects.
+   */
+  async featureFlagAnswer(): Promise<FeatureFlagAnswer> {
+    const answer = await this.featureFlags.answer(this.target);
+    if (answer.state === 'disabled') {
+      this.dropQueued('feature flag is off');
+    }
+    return answer;
   }
 
   getStats(): TelemetryClientStats {

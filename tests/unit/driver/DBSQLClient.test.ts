@@ -13,8 +13,11 @@ import { immediately } from '../.stubs/immediateQueue';
 interface FakeTelemetry {
   observer: ThriftClientObserver;
   opened: IDBSQLSession[];
+  thriftClient?: object;
   sessionOpened(session: IDBSQLSession): IDBSQLSession;
   sessionOpenFailed(): void;
+  needsThriftClient(): boolean;
+  observeThriftClient(thriftClient: object): void;
 }
 
 describe('DBSQLClient, observing the Thrift client', () => {
@@ -48,6 +51,11 @@ describe('DBSQLClient, observing the Thrift client', () => {
         return opened;
       },
       sessionOpenFailed() {},
+      needsThriftClient: () => telemetry.thriftClient === undefined,
+      observeThriftClient(thriftClient) {
+        telemetry.thriftClient = thriftClient;
+        observer.observeClient(thriftClient);
+      },
     };
     (client as unknown as { telemetry: FakeTelemetry }).telemetry = telemetry;
     return telemetry;

@@ -138,6 +138,24 @@ describe('ThriftClientObserver', () => {
       expect(new ThriftClientObserver(immediately(emitter), context.getLogger()).observesClient()).to.equal(false);
     });
 
+    it('gives the client its own methods back on release, ends what was open, and takes it up again', async () => {
+      const ownFetch = () => 'own FetchResults';
+      const odd = new DriverThriftClientStub() as unknown as Rpcs;
+      odd.FetchResults = ownFetch;
+      observer.observeClient(odd);
+      await execute(started());
+      observer.releaseClient(T0 + 5);
+      expect(completes().map((event) => event.statementId)).to.deep.equal([OP_ID]);
+      expect(Object.prototype.hasOwnProperty.call(odd, 'ExecuteStatement')).to.equal(false);
+      expect(odd.FetchResults).to.equal(ownFetch);
+      expect(observer.observesClient()).to.equal(false);
+      observer.retried({ body: encodeThriftCall('CloseOperation', 1, OP) }, 1);
+      observer.observeClient(odd);
+      expect(Object.prototype.hasOwnProperty.call(odd, 'ExecuteStatement')).to.equal(true);
+      expect(odd.FetchResults).not.to.equal(ownFetch);
+      expect(observer.observesClient()).to.equal(true);
+    });
+
     it('runs unobserved methods untouched and reports nothing for them', async () => {
       const delivered = await rpc('CloseOperation', { operationHandle: operationHandle(OP) });
       expect(delivered.count).to.equal(1);

@@ -480,6 +480,29 @@ describe('FeatureFlagCache', () => {
     });
   });
 
+  describe('answer', () => {
+    it('waits for the fetch, then gives the state and until when it holds', async () => {
+      httpStub.resolves(response(200, flagBody('false')));
+      const target = makeTarget();
+      cache.acquire(context, target);
+      expect(await cache.answer(target)).to.deep.equal({ state: 'disabled', expiresAt: 1_000_000 + 15 * MINUTE });
+    });
+
+    it('asks again once the answer expired, and gives the new one', async () => {
+      const target = makeTarget();
+      cache.acquire(context, target);
+      await settle();
+      httpStub.resolves(response(200, flagBody('false')));
+      clock.tick(15 * MINUTE);
+      expect(await cache.answer(target)).to.deep.equal({ state: 'disabled', expiresAt: 1_000_000 + 30 * MINUTE });
+      expect(httpStub.callCount).to.equal(2);
+    });
+
+    it('answers unknown for a host it does not hold', async () => {
+      expect(await cache.answer(makeTarget({ host: 'never.example.com' }))).to.deep.equal({ state: 'unknown', expiresAt: 0 });
+    });
+  });
+
   describe('the workspace id in the response header', () => {
     it('remembers the x-databricks-org-id of the flag response per host, for every target of the host', async () => {
       httpStub.resolves(withOrgId('1234567890123456'));
