@@ -41,7 +41,7 @@ import { cleanEnv } from './support/clients';
 import { EmulatorProcess, RequestCounts } from './support/emulatorProcess';
 import { ExitRun, runExitChild } from './support/exitRunner';
 import { progress } from './support/log';
-import { PairedResult, poolPairs } from './support/pairing';
+import { PairedResult, PairedSample, poolPairs } from './support/pairing';
 import { CHILDREN, ROOT, tsNodeArgs } from './support/paths';
 import { mad, max, median, medianSe, min, round } from './support/stats';
 import { QueryWorker } from './support/worker';
@@ -295,7 +295,7 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<PairedResult
   const telemetry = Object.keys(spec.formats).map((format) =>
     poolPairs(outputs.map((output) => output.telemetry.find((sample) => sample.format === format)!)),
   );
-  const floor = poolPairs(outputs.map((output) => output.floor));
+  const floor = poolPairs(outputs.map((output) => output.floor as PairedSample));
   results.pairedStatements = telemetry;
   results.pairedFloor = floor;
   for (const result of telemetry) {
@@ -316,7 +316,37 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<PairedResult
     `none (0.5 % = ${budget.toFixed(1)} µs)`,
     `${signed(floor.medianDiffMicros)} ± ${floor.diffSeMicros.toFixed(1)} µs of ${floor.medianOffMicros.toFixed(0)} µs: ${floor.ratio.toFixed(4)} (per process ${perProcessMedians(floor)})`,
   );
+  await pairedFlagOff(emulator, { ...spec, formats: { columns: spec.formats.columns }, floor: undefined });
   return telemetry.find((result) => result.format === 'columns')!;
+}
+
+/**
+ * With the workspace's feature flag off, telemetry on should cost what telemetry off costs: the
+ * connection idles once the flag answers, which happens during the warm-up.
+ */
+async function pairedFlagOff(emulator: EmulatorProcess, spec: PairedSpec): Promise<void> {
+  progress(`overhead: the workspace's flag off, statements paired one by one, telemetry on and off, in ${processCount(PAIRED_PROCESSES)}`);
+  await emulator.setFeatureFlag(false);
+  const outputs: PairedOutput[] = [];
+  const before = await emulator.requestCounts();
+  try {
+    for (let run = 0; run < PAIRED_PROCESSES; run += 1) {
+      outputs.push(await runJsonChild<PairedOutput>('pairedOnOff.ts', [JSON.stringify(spec)], []));
+    }
+  } finally {
+    await emulator.setFeatureFlag(true);
+  }
+  const requests = countsDelta(before, await emulator.requestCounts());
+  const result = poolPairs(outputs.map((output) => output.telemetry[0]));
+  results.pairedFlagOff = { ...result, requests };
+  const uploads = (requests.telemetryExt ?? 0) + (requests.telemetryUnauth ?? 0);
+  record(
+    'Overhead',
+    `flag off: telemetry on - off per statement, columns (median of ${result.pairs} pairs in ${processCount(result.processes)}, ${result.clock} CPU)`,
+    'within 2 SE of 0, no upload',
+    `${signed(result.medianDiffMicros)} ± ${result.diffSeMicros.toFixed(1)} µs of ${result.medianOffMicros.toFixed(0)} µs: ${result.ratio.toFixed(4)} (per process ${perProcessMedians(result)}; ${uploads} uploads, ${requests.featureFlags} flag requests)`,
+    Math.abs(result.medianDiffMicros) <= 2 * result.diffSeMicros && uploads === 0,
+  );
 }
 
 /**

@@ -34,15 +34,15 @@ export interface PairedSpec {
   warmup: number;
   /** Format name to [SQL, pairs]: telemetry on against off. */
   formats: Record<string, [string, number]>;
-  /** [SQL, pairs]: the bare hooks (bareHooks.ts) against the plain driver. */
-  floor: [string, number];
+  /** [SQL, pairs]: the bare hooks (bareHooks.ts) against the plain driver; none when left out. */
+  floor?: [string, number];
 }
 
 export interface PairedOutput {
   /** A: telemetry on, B: off. */
   telemetry: PairedSample[];
   /** A: the hooks alone, recording nothing; B: the plain driver. */
-  floor: PairedSample;
+  floor?: PairedSample;
 }
 
 async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Promise<number> {
@@ -92,9 +92,12 @@ async function main(): Promise<void> {
     await warm([on, off], sql, spec.warmup);
     telemetry.push({ format, clock, ...(await pairUp(cpu, [on, off], sql, pairs)) });
   }
-  const [floorSql, floorPairs] = spec.floor;
-  await warm([hooks, plain], floorSql, spec.warmup);
-  const floor: PairedSample = { format: 'columns', clock, ...(await pairUp(cpu, [hooks, plain], floorSql, floorPairs)) };
+  let floor: PairedSample | undefined;
+  if (spec.floor) {
+    const [floorSql, floorPairs] = spec.floor;
+    await warm([hooks, plain], floorSql, spec.warmup);
+    floor = { format: 'columns', clock, ...(await pairUp(cpu, [hooks, plain], floorSql, floorPairs)) };
+  }
   for (const session of [on, off, hooks, plain]) await session.close();
   await Promise.all(clients.map((client) => client.close()));
   const output: PairedOutput = { telemetry, floor };

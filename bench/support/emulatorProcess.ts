@@ -91,6 +91,11 @@ export class EmulatorProcess {
     await this.control('DELETE', `/emulator/faults${target ? `?target=${encodeURIComponent(target)}` : ''}`);
   }
 
+  /** The workspace's telemetry feature flag, as the next look-up answers it. */
+  async setFeatureFlag(enabled: boolean): Promise<void> {
+    await this.control('POST', '/emulator/feature-flag', { enabled });
+  }
+
   async clearTelemetry(): Promise<void> {
     await this.control('DELETE', '/emulator/telemetry');
   }
