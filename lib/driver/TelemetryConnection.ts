@@ -16,6 +16,7 @@ import { watchAgent, unwatchAgent } from './httpDiagnostics';
 import DeferredEvents from './DeferredEvents';
 import DriverEventReceiver from './DriverEventReceiver';
 import RetryCounter from './RetryCounter';
+import SessionCallWatch from './SessionCallWatch';
 import { getAuthType, getDriverConfiguration } from './connectionFacts';
 import { observeSession, SessionObserverSink } from './sessionObserver';
 import ThriftClientObserver from './ThriftClientObserver';
@@ -68,6 +69,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   private readonly receiver: DriverEventReceiver;
 
+  private readonly sessionCalls: SessionCallWatch;
+
   /** The connection's Thrift client, once its first session opened. */
   private thriftClient?: object;
 
@@ -97,6 +100,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.events = new DeferredEvents(this.emitter);
     this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads(), options.driverReportsEvents);
     this.receiver = new DriverEventReceiver(this);
+    this.sessionCalls = new SessionCallWatch(this.observer, this.events);
     this.driverEvents = this.receiver;
     this.aggregator = new MetricsAggregator(this, this.emitter, this, {
       has: (statementId) => this.observer.isRunning(statementId),
@@ -204,6 +208,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     }
     try {
       this.driverEvents = undefined;
+      this.sessionCalls.release();
       this.observer.releaseClient(Date.now());
       this.events.deliver();
       if (this.agent) {
@@ -267,16 +272,26 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       driverConfig: getDriverConfiguration(),
       connectionParams: this.options.connectionParams,
     });
-    return this.options.driverReportsEvents || this.idleTimer !== undefined ? session : observeSession(session, this);
+    if (this.idleTimer !== undefined) {
+      return session;
+    }
+    return this.sessionCalls.watch(this.options.driverReportsEvents ? session : observeSession(session, this));
   }
 
   /** A failed session open is reported without credentials or ids: the credentials may be what failed. */
   sessionOpenFailed(error: unknown): void {
+    const errorName = ExceptionClassifier.safeErrorName(error);
+    if (ExceptionClassifier.isHostUnreachable(error)) {
+      // The telemetry endpoint is on the same host: a report would fail the same way.
+      this.options.logger.log(LogLevel.debug, `Telemetry: the session open failed before reaching the host (${errorName}); not reported`);
+      return;
+    }
     this.acquireClient();
-    this.events.emitError({ errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true, unauthenticated: true });
+    this.events.emitError({ errorName, isTerminal: true, unauthenticated: true });
   }
 
   sessionClosed(sessionId: string): void {
+    this.sessionCalls.forget(sessionId);
     const now = Date.now();
     this.observer.completeSession(sessionId, now);
     // The aggregator reports what the session left open: it must see the held events first.

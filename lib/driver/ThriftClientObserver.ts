@@ -200,6 +200,12 @@ export default class ThriftClientObserver implements RetryReceiver {
     }
   }
 
+  /** How many calls the observed client has numbered (its sequence id); undefined while none is observed. */
+  sentCalls(): number | undefined {
+    const seqid = this.clientObserved ? (this.client as { _seqid?: unknown } | undefined)?._seqid : undefined;
+    return typeof seqid === 'number' ? seqid : undefined;
+  }
+
   /** True once a client reports to this observer: the driver makes one Thrift client per connection. */
   observesClient(): boolean {
     return this.clientObserved;

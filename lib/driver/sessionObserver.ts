@@ -4,20 +4,7 @@ import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 import ThriftClientObserver from './ThriftClientObserver';
 import quietly from './quietly';
-
-/** Session methods that return an operation (a statement, in telemetry terms). */
-const OPERATION_METHODS = [
-  'executeStatement',
-  'getTypeInfo',
-  'getCatalogs',
-  'getSchemas',
-  'getTables',
-  'getTableTypes',
-  'getColumns',
-  'getFunctions',
-  'getPrimaryKeys',
-  'getCrossReference',
-] as const;
+import { call, STATEMENT_METHODS } from './SessionCallWatch';
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
@@ -37,7 +24,7 @@ export interface SessionObserverSink {
  */
 export function observeSession(session: IDBSQLSession, sink: SessionObserverSink): IDBSQLSession {
   const target = session as unknown as Record<string, AnyMethod>;
-  for (const name of OPERATION_METHODS) {
+  for (const name of STATEMENT_METHODS) {
     const original = target[name];
     if (typeof original !== 'function') {
       continue;
@@ -108,15 +95,6 @@ function observedFetch(original: AnyMethod, failed: (error: unknown) => void): A
       throw error;
     });
   };
-}
-
-/** The method's result as a promise; a synchronous throw becomes a rejection, as from an async method. */
-function call(method: AnyMethod, self: unknown, args: unknown[]): Promise<unknown> {
-  try {
-    return Promise.resolve(method.apply(self, args));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /** Settles as `promise` does, after running `observe` quietly either way. */

@@ -10,6 +10,10 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'EPIPE',
   'EAI_AGAIN',
 ]);
+/** Failures to reach a host at all: name resolution, connection refused, no route. */
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Node's codes for a certificate the client does not trust: OpenSSL's names, and its own ERR_TLS_ ones. */
+const TLS_CODE = /^(ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 const AUTH_NAME = /^(Authentication|Authorization|Auth)(Error|Exception)$/;
 const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
 const SQLSTATE = /^[A-Za-z0-9]{5}$/;
@@ -107,6 +111,17 @@ export default class ExceptionClassifier {
     }
     const name = className(error);
     return name !== undefined && AUTH_NAME.test(name);
+  }
+
+  /**
+   * The host could not be reached at all (refused, unresolved, unroutable) or its certificate is
+   * not trusted: a request to any endpoint of the same host fails the same way.
+   */
+  static isHostUnreachable(error: unknown): boolean {
+    return causes(error).some((one) => {
+      const code = read(one, 'code');
+      return typeof code === 'string' && (UNREACHABLE_CODES.has(code) || TLS_CODE.test(code));
+    });
   }
 
   static isRetryable(error: unknown): boolean {

@@ -59,6 +59,21 @@ describe('ExceptionClassifier', () => {
     });
   });
 
+  describe('isHostUnreachable', () => {
+    it('is true for a host that cannot be reached or whose certificate is not trusted, wrapped or not', () => {
+      for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']) {
+        expect(ExceptionClassifier.isHostUnreachable(systemError(code)), code).to.be.true;
+        expect(ExceptionClassifier.isHostUnreachable(new Error('wrapped', { cause: systemError(code) })), `wrapped ${code}`).to.be.true;
+      }
+    });
+
+    it('is false for failures after the host was reached, and for what is not an error', () => {
+      for (const error of [systemError('ECONNRESET'), systemError('ETIMEDOUT'), httpError(503), httpError(401), new Error('x'), undefined, null, 'ECONNREFUSED', { code: 7 }]) {
+        expect(ExceptionClassifier.isHostUnreachable(error), String(error)).to.be.false;
+      }
+    });
+  });
+
   describe('isRetryable', () => {
     it('should identify 429/500/502/503/504 as retryable', () => {
       for (const status of [429, 500, 502, 503, 504]) {
