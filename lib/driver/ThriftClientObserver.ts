@@ -4,6 +4,7 @@ import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
 import type { DeferredWork } from './DeferredEvents';
 import { OperationType } from '../telemetry/types';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
+import { isSqlState } from '../telemetry/errorNames';
 import OperationObservation from './OperationObservation';
 import CloudFetchLinkRegistry from './CloudFetchLinkRegistry';
 import type { RetryReceiver } from './RetryCounter';
@@ -24,7 +25,6 @@ type Rpc = (this: unknown, request: unknown, callback?: Callback) => unknown;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ThriftStruct = any;
 
-const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 /** Marks an observed client; the slot says which observer its RPCs report to. */
 const OBSERVER = Symbol('dbsql-telemetry.observer');
@@ -644,5 +644,5 @@ export default class ThriftClientObserver implements RetryReceiver {
 }
 
 function sqlStateOr(sqlState: unknown, fallback: string): string {
-  return typeof sqlState === 'string' && SQLSTATE.test(sqlState) ? sqlState : fallback;
+  return isSqlState(sqlState) ? sqlState : fallback;
 }

@@ -1,3 +1,5 @@
+import { ERROR_CLASS_NAME, isSqlState, UNKNOWN_ERROR } from './errorNames';
+
 const TERMINAL_STATUSES: ReadonlySet<number> = new Set([400, 401, 403, 404]);
 const AUTH_STATUSES: ReadonlySet<number> = new Set([401, 403]);
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 500, 502, 503, 504]);
@@ -15,8 +17,6 @@ const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOU
 /** Node's codes for a certificate the client does not trust: OpenSSL's names, and its own ERR_TLS_ ones. */
 const TLS_CODE = /^(ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 const AUTH_NAME = /^(Authentication|Authorization|Auth)(Error|Exception)$/;
-const SAFE_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
-const SQLSTATE = /^[A-Za-z0-9]{5}$/;
 /** Wrapped errors (`cause`) are followed this deep; a cyclic chain cannot loop. */
 const MAX_CAUSE_DEPTH = 3;
 
@@ -137,17 +137,17 @@ export default class ExceptionClassifier {
    */
   static safeName(name: unknown): string {
     const compact = typeof name === 'string' ? name.replace(/\s+/g, '') : '';
-    return SAFE_NAME.test(compact) ? compact : 'UnknownError';
+    return ERROR_CLASS_NAME.test(compact) ? compact : UNKNOWN_ERROR;
   }
 
   /** The error's SQLSTATE or class name, fit to export; never any message text. */
   static safeErrorName(error: unknown): string {
     const sqlState = read(error, 'sqlState');
-    if (typeof sqlState === 'string' && SQLSTATE.test(sqlState)) {
+    if (isSqlState(sqlState)) {
       return sqlState;
     }
     const name = className(error);
-    if (name !== undefined && SAFE_NAME.test(name)) {
+    if (name !== undefined && ERROR_CLASS_NAME.test(name)) {
       return name;
     }
     return 'UnknownError';

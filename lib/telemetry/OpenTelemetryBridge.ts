@@ -9,6 +9,7 @@ import {
   TelemetryEventType,
 } from './types';
 import debugLog from './debugLog';
+import { isSafeErrorName, isSqlState, UNKNOWN_ERROR } from './errorNames';
 import { guid } from './wire/serializer';
 
 export type OpenTelemetryApi = typeof import('@opentelemetry/api');
@@ -32,8 +33,6 @@ const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
 /** What the bridge writes: enum words, GUIDs, counts. Anything else is left out, as on the wire. */
 const WORD = /^[A-Z][A-Z0-9_]{0,63}$/;
-const SAFE_ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$|^[A-Za-z0-9]{5}$/;
-const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 interface OpenStatement {
   span: Span;
@@ -153,7 +152,7 @@ export default class OpenTelemetryBridge {
     this.guard('error', () => {
       const statement = event.statementId === undefined ? undefined : this.statements.get(event.statementId);
       if (statement && event.isTerminal === true && statement.errorName === undefined) {
-        statement.errorName = typeof event.errorName === 'string' && SAFE_ERROR_NAME.test(event.errorName) ? event.errorName : 'UnknownError';
+        statement.errorName = isSafeErrorName(event.errorName) ? event.errorName : UNKNOWN_ERROR;
       }
     });
   };
@@ -170,7 +169,7 @@ export default class OpenTelemetryBridge {
       const outcome: Attributes = {};
       if (errorName !== undefined) {
         put(outcome, 'error.type', errorName);
-        put(outcome, 'db.response.status_code', SQLSTATE.test(errorName) ? errorName : undefined);
+        put(outcome, 'db.response.status_code', isSqlState(errorName) ? errorName : undefined);
         span.setStatus({ code: this.api.SpanStatusCode.ERROR });
       }
       const details: Attributes = { ...outcome };

@@ -1,5 +1,6 @@
 import { OPERATION_TYPES as ALL_OPERATION_TYPES, TelemetryLog, TelemetryLogKind } from '../types';
 import { isExportAllowed } from './exportAllowList';
+import { isSafeErrorName, UNKNOWN_ERROR } from '../errorNames';
 
 /**
  * How a field's value is written. `bare`: a number or boolean, written as returned. `quoted`: a
@@ -39,7 +40,6 @@ const GUID_LIKE = /^[0-9A-Fa-f][0-9A-Fa-f-]{0,63}$/;
 /** A URL path of RFC 3986 path characters: nothing to escape, and no query or fragment. */
 const HTTP_PATH = /^\/[A-Za-z0-9._~%!$&'()*+,;=:@/-]{0,255}$/;
 const HOST_URL = /^https:\/\/[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
-const SAFE_ERROR_NAME = /^[A-Za-z][A-Za-z0-9_.]{0,63}$|^[A-Za-z0-9]{5}$/;
 const WIRE_KEY = /^[a-z_]+$/;
 const PROPERTY = /^[A-Za-z]+$/;
 const MAX_TEXT = 256;
@@ -131,7 +131,7 @@ function errorName(value: unknown): string | undefined {
   if (value === undefined) {
     return undefined;
   }
-  return typeof value === 'string' && SAFE_ERROR_NAME.test(value) ? value : 'UnknownError';
+  return isSafeErrorName(value) ? value : UNKNOWN_ERROR;
 }
 
 /** Only the executable's base name: a full path can hold a user name. */
