@@ -12,6 +12,7 @@ import {
   TelemetryLog,
 } from './types';
 import debugLog, { readTelemetryConfig } from './debugLog';
+import { acceptMeasuredFields } from './statementFields';
 import { randomUuid } from './uuidText';
 
 export interface TelemetryLogSink {
@@ -196,16 +197,7 @@ export default class MetricsAggregator {
       }
       statement.sessionId ??= event.sessionId;
       statement.latencyMs = count(event.latencyMs);
-      statement.executionResult = event.executionResult;
-      if (typeof event.isCompressed === 'boolean') {
-        statement.isCompressed = event.isCompressed;
-      }
-      statement.pollCount = count(event.pollCount);
-      statement.pollLatencyMs = count(event.pollLatencyMs);
-      statement.chunksPresent = count(event.chunksPresent);
-      statement.resultReadyLatencyMs = count(event.resultReadyLatencyMs);
-      statement.resultConsumptionLatencyMs = count(event.resultConsumptionLatencyMs);
-      statement.retryCount = count(event.retryCount);
+      acceptMeasuredFields(event, statement);
       this.report(statement, event.timestamp);
     } catch (error) {
       this.log('statement.complete event failed', error);

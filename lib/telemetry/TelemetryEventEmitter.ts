@@ -9,6 +9,7 @@ import {
   TelemetryEventType,
 } from './types';
 import debugLog from './debugLog';
+import { copyMeasuredFields } from './statementFields';
 
 /** What the adapter passes: the event without its type, the timestamp defaulting to now. */
 export type EventFields<E extends TelemetryEvent> = Omit<E, 'eventType' | 'timestamp'> & { timestamp?: number };
@@ -157,21 +158,15 @@ function statementStart(fields: EventFields<StatementStartEvent>, timestamp: num
 }
 
 function statementComplete(fields: EventFields<StatementCompleteEvent>, timestamp: number): StatementCompleteEvent {
-  return {
+  const event: StatementCompleteEvent = {
     eventType: TelemetryEventType.STATEMENT_COMPLETE,
     timestamp,
     statementId: fields.statementId,
     sessionId: fields.sessionId,
     latencyMs: fields.latencyMs,
-    executionResult: fields.executionResult,
-    isCompressed: fields.isCompressed,
-    pollCount: fields.pollCount,
-    pollLatencyMs: fields.pollLatencyMs,
-    chunksPresent: fields.chunksPresent,
-    resultReadyLatencyMs: fields.resultReadyLatencyMs,
-    resultConsumptionLatencyMs: fields.resultConsumptionLatencyMs,
-    retryCount: fields.retryCount,
   };
+  copyMeasuredFields(fields, event);
+  return event;
 }
 
 function cloudFetchChunk(fields: EventFields<CloudFetchChunkEvent>, timestamp: number): CloudFetchChunkEvent {

@@ -1,3 +1,5 @@
+import type { MeasuredStatementFields } from './statementFields';
+
 /**
  * Types shared by every part of the telemetry engine. The engine knows nothing of Thrift:
  * the driver adapter translates what it observes into these events.
@@ -181,21 +183,13 @@ export interface StatementStartEvent extends EventBase {
 }
 
 /** What the adapter observed over the statement's life; every field but the ids is optional. */
-export interface StatementCompleteEvent extends EventBase {
+/** The statement's end, with what the adapter measured (see statementFields.ts). */
+export interface StatementCompleteEvent extends EventBase, MeasuredStatementFields {
   eventType: TelemetryEventType.STATEMENT_COMPLETE;
   statementId: string;
   sessionId: string;
   /** From the application's execute call to the operation's close. */
   latencyMs: number;
-  executionResult?: ExecutionResultFormat;
-  isCompressed?: boolean;
-  pollCount?: number;
-  pollLatencyMs?: number;
-  /** Chunks the server announced (CloudFetch result links). */
-  chunksPresent?: number;
-  resultReadyLatencyMs?: number;
-  resultConsumptionLatencyMs?: number;
-  retryCount?: number;
 }
 
 export interface CloudFetchChunkEvent extends EventBase {
@@ -231,7 +225,8 @@ export type TelemetryEvent =
   | ErrorEvent;
 
 /** The per-statement state the aggregator keeps until the statement's log is sent. */
-export interface StatementMetrics {
+/** One statement as the aggregator holds it: what the adapter measured, and what it aggregates from chunk and error events. */
+export interface StatementMetrics extends MeasuredStatementFields {
   statementId: string;
   sessionId?: string;
   statementType?: StatementType;
@@ -240,14 +235,6 @@ export interface StatementMetrics {
   /** Time of the most recent event, for TTL eviction. */
   lastEventTime: number;
   latencyMs?: number;
-  executionResult?: ExecutionResultFormat;
-  isCompressed?: boolean;
-  pollCount?: number;
-  pollLatencyMs?: number;
-  retryCount?: number;
-  resultReadyLatencyMs?: number;
-  resultConsumptionLatencyMs?: number;
-  chunksPresent?: number;
   chunksIterated: number;
   chunkInitialLatencyMs?: number;
   chunkSlowestLatencyMs?: number;

@@ -1,3 +1,4 @@
+import { MEASURED_STATEMENT_FIELDS } from '../statementFields';
 import { TelemetryLogKind } from '../types';
 
 /** One field that may leave the process, with where it may go. */
@@ -67,21 +68,15 @@ export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
   tag(`${PARAMS}.rows_fetched_per_block`, CONNECT, false, 'Rows requested per fetch.'),
   tag(`${PARAMS}.enable_metric_view_metadata`, CONNECT, false, 'Whether metric-view metadata is enabled.'),
   tag(`${LOG}.auth_type`, CONNECT, true, 'pat, oauth-m2m, oauth-u2m or other (what failed, on auth errors).'),
-  tag(`${OP}.statement_type`, STATEMENT_OR_ERROR, false, 'QUERY, SQL, UPDATE, METADATA, VOLUME or NONE.'),
-  tag(`${OP}.is_compressed`, STATEMENT, false, 'Whether the server sent LZ4-compressed results.'),
-  tag(`${OP}.execution_result`, STATEMENT, false, 'Result format (INLINE_ARROW, EXTERNAL_LINKS, ...).'),
+  tag(`${OP}.statement_type`, STATEMENT_OR_ERROR, false, 'QUERY, SQL, UPDATE, METADATA or VOLUME.'),
   tag(`${OP}.chunk_id`, STATEMENT_OR_ERROR, false, 'Index of the chunk whose download failed.'),
-  tag(`${OP}.retry_count`, STATEMENT, false, 'HTTP retries the statement needed.'),
   tag(`${OP}.chunk_details.initial_chunk_latency_millis`, STATEMENT, false, 'Download time of the first chunk.'),
   tag(`${OP}.chunk_details.slowest_chunk_latency_millis`, STATEMENT, false, 'Download time of the slowest chunk.'),
-  tag(`${OP}.chunk_details.total_chunks_present`, STATEMENT, false, 'Chunks the server announced.'),
   tag(`${OP}.chunk_details.total_chunks_iterated`, STATEMENT, false, 'Chunks actually downloaded.'),
   tag(`${OP}.chunk_details.sum_chunks_download_time_millis`, STATEMENT, false, 'Total chunk download time.'),
-  tag(`${OP}.result_latency.result_set_ready_latency_millis`, STATEMENT, false, 'Execute call to first result.'),
-  tag(`${OP}.result_latency.result_set_consumption_latency_millis`, STATEMENT, false, 'First to last result.'),
-  tag(`${OP}.operation_detail.n_operation_status_calls`, STATEMENT, false, 'Status polls made.'),
-  tag(`${OP}.operation_detail.operation_status_latency_millis`, STATEMENT, false, 'Time spent polling status.'),
   tag(`${OP}.operation_detail.operation_type`, ALL, true, 'Driver operation (CREATE_SESSION, EXECUTE_STATEMENT, ...).'),
+  // What the adapter measures for a statement, from its one definition.
+  ...Object.values(MEASURED_STATEMENT_FIELDS).map((field) => tag(`${OP}.${field.wire}`, STATEMENT, false, field.description)),
   tag(`${LOG}.error_info.error_name`, STATEMENT_OR_ERROR, true, 'Error class name or SQLSTATE; never a message.'),
   tag(`${LOG}.operation_latency_ms`, ALL, true, 'Latency of the connect or statement.'),
 ]);

@@ -1,6 +1,8 @@
 import { OPERATION_TYPES as ALL_OPERATION_TYPES, TelemetryLog, TelemetryLogKind } from '../types';
 import { isExportAllowed } from './exportAllowList';
 import { isSafeErrorName, UNKNOWN_ERROR } from '../errorNames';
+import { MEASURED_STATEMENT_FIELDS } from '../statementFields';
+import { bool, int, int32, oneOf, WireRead } from './values';
 
 /**
  * How a field's value is written. `bare`: a number or boolean, written as returned. `quoted`: a
@@ -9,8 +11,7 @@ import { isSafeErrorName, UNKNOWN_ERROR } from '../errorNames';
  */
 type ValueType = 'bare' | 'quoted' | 'text';
 
-/** Checks and writes one value, or returns `undefined` to omit the field. */
-type Read = (value: unknown) => string | undefined;
+type Read = WireRead;
 
 /** Where a field's value lives: `property` of the object `from` picks out of the log. */
 type SourceName = 'log' | 'statement' | 'chunks' | 'driver' | 'params' | 'errorInfo';
@@ -46,40 +47,13 @@ const MAX_TEXT = 256;
 const MAX_USER_AGENT = 512;
 
 const STATEMENT_TYPES = new Set(['QUERY', 'SQL', 'UPDATE', 'METADATA', 'VOLUME']);
-// A format the adapter could not name is left out: the proto has no value for it but its unset zero.
-const EXECUTION_RESULTS = new Set(['INLINE_ARROW', 'INLINE_JSON', 'EXTERNAL_LINKS', 'COLUMNAR_INLINE']);
 const OPERATION_TYPES: ReadonlySet<string> = new Set(ALL_OPERATION_TYPES);
 const AUTH_TYPES = new Set(['pat', 'oauth-m2m', 'oauth-u2m', 'other']);
 const MODES = new Set(['THRIFT', 'SEA']);
 const AUTH_MECHS = new Set(['PAT', 'OAUTH', 'OTHER']);
 const AUTH_FLOWS = new Set(['TOKEN_PASSTHROUGH', 'CLIENT_CREDENTIALS', 'BROWSER_BASED_AUTHENTICATION']);
 
-// Value readers: each checks the type and shape it expects, so a wrong or hostile value is omitted.
-
-function int(value: unknown): string | undefined {
-  if (typeof value !== 'number' || !(value >= 0 && value <= Number.MAX_SAFE_INTEGER)) {
-    return undefined;
-  }
-  // Same digits either way (toFixed also rounds halves up); toFixed is twice as fast for a
-  // timestamp, String is faster for the small numbers V8 caches.
-  return value <= 0x7fffffff ? String(Math.round(value)) : value.toFixed(0);
-}
-
-/** A proto int32 field: the same, up to 2^31 - 1. */
-function int32(value: unknown): string | undefined {
-  return typeof value === 'number' && Math.round(value) <= 0x7fffffff ? int(value) : undefined;
-}
-
-function bool(value: unknown): string | undefined {
-  if (value === true) {
-    return 'true';
-  }
-  return value === false ? 'false' : undefined;
-}
-
-function oneOf(values: ReadonlySet<string>): (value: unknown) => string | undefined {
-  return (value) => (typeof value === 'string' && values.has(value) ? value : undefined);
-}
+// Value readers (more in values.ts): each checks the type and shape it expects, so a wrong or hostile value is omitted.
 
 /** A GUID-shaped id, or undefined: hex digits and dashes only (also the OpenTelemetry bridge's check). */
 export function guid(value: unknown): string | undefined {
@@ -253,34 +227,42 @@ const WIRE_LAYOUT: WriterNode[] = [
         fromParams('enable_metric_view_metadata', 'enableMetricViewMetadata', 'bare', bool),
       ]),
       fromLog('auth_type', 'authType', 'quoted', oneOf(AUTH_TYPES)),
+      // With the measured fields of statementFields.ts, placed below.
       group('sql_operation', [
         fromStatement('statement_type', 'statementType', 'quoted', oneOf(STATEMENT_TYPES)),
-        fromStatement('is_compressed', 'isCompressed', 'bare', bool),
-        fromStatement('execution_result', 'executionResult', 'quoted', oneOf(EXECUTION_RESULTS)),
         fromStatement('chunk_id', 'errorChunkIndex', 'bare', int),
-        fromStatement('retry_count', 'retryCount', 'bare', int),
         group('chunk_details', [
           fromChunks('initial_chunk_latency_millis', 'chunkInitialLatencyMs'),
           fromChunks('slowest_chunk_latency_millis', 'chunkSlowestLatencyMs'),
-          fromChunks('total_chunks_present', 'chunksPresent', int32),
           fromChunks('total_chunks_iterated', 'chunksIterated', int32),
           fromChunks('sum_chunks_download_time_millis', 'chunkSumLatencyMs'),
         ]),
-        group('result_latency', [
-          fromStatement('result_set_ready_latency_millis', 'resultReadyLatencyMs', 'bare', int),
-          fromStatement('result_set_consumption_latency_millis', 'resultConsumptionLatencyMs', 'bare', int),
-        ]),
-        group('operation_detail', [
-          fromStatement('n_operation_status_calls', 'pollCount', 'bare', int32),
-          fromStatement('operation_status_latency_millis', 'pollLatencyMs', 'bare', int),
-          fromStatement('operation_type', 'operationType', 'quoted', oneOf(OPERATION_TYPES)),
-        ]),
+        group('operation_detail', [fromStatement('operation_type', 'operationType', 'quoted', oneOf(OPERATION_TYPES))]),
       ]),
       group('error_info', [field('error_name', 'quoted', 'errorInfo', 'errorName', errorName)]),
       fromLog('operation_latency_ms', 'operationLatencyMs', 'bare', int),
     ]),
   ]),
 ];
+
+/** Puts `leaf` at `path` (group keys, then the leaf's key) in `nodes`, making the groups it lacks. */
+function place(nodes: WriterNode[], path: readonly string[], leaf: FieldNode): void {
+  if (path.length === 1) {
+    nodes.push(leaf);
+    return;
+  }
+  let next = nodes.find((node): node is { key: string; children: WriterNode[] } => node.key === path[0] && 'children' in node);
+  if (next === undefined) {
+    next = { key: path[0], children: [] };
+    nodes.push(next);
+  }
+  place(next.children, path.slice(1), leaf);
+}
+
+for (const [property, measured] of Object.entries(MEASURED_STATEMENT_FIELDS)) {
+  const path = ['entry', 'sql_driver_log', 'sql_operation', ...measured.wire.split('.')];
+  place(WIRE_LAYOUT, path, { key: path[path.length - 1], type: measured.type, from: measured.chunks ? 'chunks' : 'statement', property, read: measured.write });
+}
 
 /** A leaf of the layout that the allow-list keeps for one plan. */
 interface AllowedField extends FieldNode {
