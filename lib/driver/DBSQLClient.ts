@@ -23,6 +23,18 @@ export type TelemetryConnectionOptions = ConnectionOptions & TelemetryOptions;
 /** Drivers from 1.15 ask their client for a telemetry emitter at points inside their own code. */
 const DRIVER_REPORTS_EVENTS = typeof (DriverDBSQLClient.prototype as { getTelemetryEmitter?: unknown }).getTelemetryEmitter === 'function';
 
+/**
+ * The driver's native backend (the "kernel", over its own HTTP stack), which a driver that ships
+ * one runs in place of Thrift when connected with `useKernel`.
+ */
+const DriverKernelBackend = driverKernelBackend();
+
+/** Said once per connect() when telemetry is on but the driver runs its kernel backend. */
+const KERNEL_NOT_OBSERVED =
+  'Telemetry: this connection runs on the driver\'s kernel backend (useKernel), which sends no Thrift calls; ' +
+  'nothing is observed or reported for it (no connection, statement or error logs, no feature-flag or telemetry requests), ' +
+  'and the kernel\'s own telemetry stays off';
+
 type HeadersLike = Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
 
 /**
@@ -111,6 +123,15 @@ export default class DBSQLClient extends DriverDBSQLClient {
       return;
     }
     const connectOptions = options as TelemetryConnectionOptions & Record<string, unknown>;
+    if (this.runsOnKernel(connectOptions)) {
+      // Everything a log is built from (statement starts, polls, results, server errors, retries)
+      // is seen on the Thrift client and the driver's retry policy, which the kernel never uses:
+      // the driver's few hook points alone would only yield partial, mislabelled logs. Uploading
+      // would also authenticate with the driver's own auth provider, which the kernel does not
+      // use: with OAuth that would be a second sign-in.
+      logger.log(LogLevel.debug, KERNEL_NOT_OBSERVED);
+      return;
+    }
     // Kept here: the driver forgets its auth provider in close(), before the final flush.
     const authProvider = this.currentAuthProvider();
     const workspaceId = getWorkspaceId(options.path);
@@ -137,6 +158,17 @@ export default class DBSQLClient extends DriverDBSQLClient {
     await telemetry.start();
   }
 
+  /** The driver connected through its kernel backend, not Thrift. */
+  private runsOnKernel(options: Record<string, unknown>): boolean {
+    if (DriverKernelBackend === undefined) {
+      return false;
+    }
+    // The backend the driver built decides (drivers differ on which `useKernel` values count);
+    // the option only for a driver that keeps its backend elsewhere.
+    const { backend } = this as unknown as { backend?: unknown };
+    return backend !== undefined ? backend instanceof DriverKernelBackend : Boolean(options.useKernel);
+  }
+
   /**
    * Observes the connection's Thrift client once its first session is open: every later RPC goes
    * through it (the driver makes one per connection), and nothing runs on the driver's
@@ -160,6 +192,15 @@ export default class DBSQLClient extends DriverDBSQLClient {
     // `getAuthProvider()` is public from 2.1; older releases keep the provider in a field.
     const self = this as unknown as { getAuthProvider?: () => IAuthentication | undefined; authProvider?: IAuthentication };
     return typeof self.getAuthProvider === 'function' ? self.getAuthProvider() : self.authProvider;
+  }
+}
+
+function driverKernelBackend(): (abstract new (...args: never[]) => object) | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('@databricks/sql/dist/kernel/KernelBackend').default;
+  } catch {
+    return undefined;
   }
 }
 
