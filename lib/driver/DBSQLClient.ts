@@ -119,7 +119,7 @@ export default class DBSQLClient extends DriverDBSQLClient {
       { connectionOptions: options, clientConfig: this.clientTelemetryOptions, env: process.env },
       logger,
     );
-    if (!config.enabled) {
+    if (!config.enabled && !config.openTelemetry) {
       return;
     }
     const connectOptions = options as TelemetryConnectionOptions & Record<string, unknown>;

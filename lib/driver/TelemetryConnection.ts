@@ -80,7 +80,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   /** Waiting for the flag's answer; one wait at a time. */
   private awaitingFlag = false;
 
-  private readonly aggregator: MetricsAggregator;
+  /** Builds the logs uploaded to Databricks; none when only OpenTelemetry is on. */
+  private readonly aggregator?: MetricsAggregator;
 
   private client?: TelemetryClient;
 
@@ -102,9 +103,11 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.receiver = new DriverEventReceiver(this);
     this.sessionCalls = new SessionCallWatch(this.observer, this.events);
     this.driverEvents = this.receiver;
-    this.aggregator = new MetricsAggregator(this, this.emitter, this, {
-      has: (statementId) => this.observer.isRunning(statementId),
-    });
+    if (options.config.enabled) {
+      this.aggregator = new MetricsAggregator(this, this.emitter, this, {
+        has: (statementId) => this.observer.isRunning(statementId),
+      });
+    }
   }
 
   /**
@@ -155,8 +158,9 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.enqueuedSinceExitFlush = true;
   }
 
+  /** The shared client, on the first need for it; only when uploading to Databricks. */
   private acquireClient(): void {
-    if (!this.released && this.client === undefined) {
+    if (this.aggregator !== undefined && !this.released && this.client === undefined) {
       this.client = this.options.provider.getOrCreateClient(this, this.options.target);
       this.watchFeatureFlag();
     }
@@ -185,7 +189,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     client.featureFlagAnswer().then(
       (answer) => {
         this.awaitingFlag = false;
-        if (answer.state === 'disabled') {
+        // OpenTelemetry output does not depend on the flag: the connection keeps observing for it.
+        if (answer.state === 'disabled' && !this.options.config.openTelemetry) {
           this.idle(answer.expiresAt);
         }
       },
@@ -296,7 +301,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.observer.completeSession(sessionId, now);
     // The aggregator reports what the session left open: it must see the held events first.
     this.events.deliver();
-    this.aggregator.completeSession(sessionId);
+    this.aggregator?.completeSession(sessionId);
   }
 
   /** Reports what is still open, then releases the shared client (bounded by its close deadline). */
@@ -315,7 +320,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       }
       this.observer.completeAll(Date.now());
       this.events.close();
-      this.aggregator.close();
+      this.aggregator?.close();
       this.released = true;
       if (this.client) {
         await this.options.provider.releaseClient(this.options.target);

@@ -105,7 +105,11 @@ export default class TelemetryEventEmitter {
     try {
       // Checking listeners first skips building an event nobody would receive.
       const listeners = this.listeners.get(eventType);
-      if (listeners === undefined || !this.context.getTelemetryConfig().enabled) {
+      if (listeners === undefined) {
+        return;
+      }
+      const config = this.context.getTelemetryConfig();
+      if (!config.enabled && !config.openTelemetry) {
         return;
       }
       if (typeof fields !== 'object' || fields === null) {

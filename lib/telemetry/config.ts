@@ -52,7 +52,7 @@ const int = (min: number, max: number): TelemetryOptionKind => ({ type: 'integer
  */
 export const TELEMETRY_OPTIONS: ReadonlyArray<Readonly<TelemetryOptionSpec>> = Object.freeze(
   [
-    spec('enabled', bool(), 'Turn telemetry on (the server feature flag must also be on).'),
+    spec('enabled', bool(), 'Upload telemetry to the Databricks workspace (its feature flag must also be on).'),
     spec('batchSize', int(1, 10000), 'Logs per upload; a full batch is sent at once.'),
     spec('flushIntervalMs', int(10, 10 * MINUTE), 'Longest time a log waits before it is sent.'),
     spec('maxRetries', int(0, 10), 'Retries of a failed upload after the first attempt.'),
@@ -71,7 +71,7 @@ export const TELEMETRY_OPTIONS: ReadonlyArray<Readonly<TelemetryOptionSpec>> = O
     spec('featureFlagTtlMs', int(SECOND, DAY), 'Feature-flag cache lifetime when the server gives none.'),
     spec('featureFlagFailureTtlMs', int(SECOND, DAY), 'How long a failed feature-flag look-up is remembered.'),
     spec('auditFile', { type: 'path', maxLength: 4096 }, 'Append every sent log to this file as a JSON line.'),
-    spec('openTelemetry', bool(), "Also report statements to the application's OpenTelemetry providers."),
+    spec('openTelemetry', bool(), "Report statements to the application's OpenTelemetry providers, with or without the upload."),
   ].map((row) => Object.freeze(row)),
 );
 

@@ -282,12 +282,16 @@ describe('OpenTelemetryBridge', () => {
       expect(OpenTelemetryBridge.create(context)).to.equal(undefined);
     });
 
-    it('follows the emitter: nothing when telemetry is disabled', () => {
+    it('follows the emitter: spans with the upload off, nothing with both switches off', () => {
       bridge();
       context.config.enabled = false;
       start();
       complete();
-      expect(finished()).to.be.empty;
+      expect(finished()).to.have.length(1);
+      context.config.openTelemetry = false;
+      start();
+      complete();
+      expect(finished()).to.have.length(1);
     });
 
     it('a throwing tracer never reaches the emitter or the listeners after it', () => {
