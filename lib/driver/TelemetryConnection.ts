@@ -29,7 +29,8 @@ import { ExitFlushable, trackForExit, untrackForExit } from './exitFlush';
  */
 const EXIT_FLUSH_DEADLINE_MS = 50;
 
-export interface TelemetryConnectionOptions {
+/** What one connection's telemetry is built from (the public `TelemetryConnectionOptions` are the options of `connect()`). */
+export interface TelemetryConnectionSetup {
   config: TelemetryConfiguration;
   logger: IDBSQLLogger;
   connectionProvider: IConnectionProvider;
@@ -95,7 +96,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   /** Logs were handed to the shared client since the last flush at exit. */
   private enqueuedSinceExitFlush = false;
 
-  constructor(private readonly options: TelemetryConnectionOptions) {
+  constructor(private readonly options: TelemetryConnectionSetup) {
     this.emitter = new TelemetryEventEmitter(this);
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
