@@ -1,5 +1,5 @@
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
-import type { SessionObserverSink } from './sessionObserver';
+import type { SessionObserverSink } from './contracts/SessionObserverSink';
 
 /** Fields the driver passes with its statement and session events; only these are read. */
 interface DriverStatementFields {

@@ -18,9 +18,11 @@ import DriverEventReceiver from './DriverEventReceiver';
 import RetryCounter from './RetryCounter';
 import SessionCallWatch from './SessionCallWatch';
 import { getAuthType, getDriverConfiguration } from './connectionFacts';
-import { observeSession, SessionObserverSink } from './sessionObserver';
+import { observeSession } from './sessionObserver';
+import type { SessionObserverSink } from './contracts/SessionObserverSink';
+import type { ExitFlushable } from './contracts/ExitFlushable';
 import ThriftClientObserver from './ThriftClientObserver';
-import { ExitFlushable, trackForExit, untrackForExit } from './exitFlush';
+import { trackForExit, untrackForExit } from './exitFlush';
 
 /**
  * A process that forgot `close()` should still exit within 100 ms of its work: its pending logs

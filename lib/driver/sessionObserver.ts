@@ -1,19 +1,12 @@
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IOperation from '@databricks/sql/dist/contracts/IOperation';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
-import { TelemetryEventSink } from '../telemetry/TelemetryEventEmitter';
-import ThriftClientObserver from './ThriftClientObserver';
 import quietly from './quietly';
+import type { SessionObserverSink } from './contracts/SessionObserverSink';
 import { call, STATEMENT_METHODS } from './SessionCallWatch';
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
-/** What the session and operation wrappers report to. */
-export interface SessionObserverSink {
-  readonly observer: ThriftClientObserver;
-  readonly events: TelemetryEventSink;
-  sessionClosed(sessionId: string): void;
-}
 
 /**
  * Wraps, on the instance, the session methods whose timing and outcome only the caller sees:

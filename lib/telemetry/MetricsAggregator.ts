@@ -1,4 +1,5 @@
 import ITelemetryContext from './contracts/ITelemetryContext';
+import { OpenStatements, TelemetryLogSink } from './contracts/TelemetryLogSink';
 import TelemetryEventEmitter, { TelemetryEventListener } from './TelemetryEventEmitter';
 import {
   CloudFetchChunkEvent,
@@ -14,14 +15,6 @@ import {
 import debugLog, { readTelemetryConfig } from './debugLog';
 import { acceptMeasuredFields } from './statementFields';
 import { randomUuid } from './uuidText';
-
-export interface TelemetryLogSink {
-  enqueue(log: TelemetryLog): void;
-}
-
-export interface OpenStatements {
-  has(statementId: string): boolean;
-}
 
 export interface MetricsAggregatorStats {
   /** Statements being aggregated. */

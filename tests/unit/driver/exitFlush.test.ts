@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
-import { ExitFlushable, trackForExit, untrackForExit } from '../../../lib/driver/exitFlush';
+import { trackForExit, untrackForExit } from '../../../lib/driver/exitFlush';
+import type { ExitFlushable } from '../../../lib/driver/contracts/ExitFlushable';
 
 class ConnectionFake implements ExitFlushable {
   public work = true;

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import sinon from 'sinon';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
-import { observeSession, SessionObserverSink } from '../../../lib/driver/sessionObserver';
+import { observeSession } from '../../../lib/driver/sessionObserver';
+import type { SessionObserverSink } from '../../../lib/driver/contracts/SessionObserverSink';
 import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types';
