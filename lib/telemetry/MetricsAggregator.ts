@@ -137,115 +137,95 @@ export default class MetricsAggregator {
   }
 
   private readonly onConnectionOpen = (event: ConnectionOpenEvent): void => {
-    try {
-      this.workspaceId = event.workspaceId;
-      this.enqueue({
-        kind: 'connection',
-        eventId: randomUuid(),
-        timestamp: event.timestamp,
-        workspaceId: event.workspaceId,
-        sessionId: event.sessionId,
-        authType: event.authType,
-        driverConfig: event.driverConfig,
-        connectionParams: event.connectionParams,
-        operationLatencyMs: count(event.latencyMs),
-      });
-    } catch (error) {
-      this.log('connection.open event failed', error);
-    }
+    this.workspaceId = event.workspaceId;
+    this.enqueue({
+      kind: 'connection',
+      eventId: randomUuid(),
+      timestamp: event.timestamp,
+      workspaceId: event.workspaceId,
+      sessionId: event.sessionId,
+      authType: event.authType,
+      driverConfig: event.driverConfig,
+      connectionParams: event.connectionParams,
+      operationLatencyMs: count(event.latencyMs),
+    });
   };
 
   private readonly onStatementStart = (event: StatementStartEvent): void => {
-    try {
-      const statement = this.track(event.statementId, event.timestamp);
-      if (statement && !statement.done) {
-        statement.startTime = event.timestamp;
-        statement.sessionId = event.sessionId;
-        statement.statementType = event.statementType;
-        statement.operationType = event.operationType;
-      }
-    } catch (error) {
-      this.log('statement.start event failed', error);
+    const statement = this.track(event.statementId, event.timestamp);
+    if (statement && !statement.done) {
+      statement.startTime = event.timestamp;
+      statement.sessionId = event.sessionId;
+      statement.statementType = event.statementType;
+      statement.operationType = event.operationType;
     }
   };
 
   private readonly onStatementComplete = (event: StatementCompleteEvent): void => {
-    try {
-      const id = event.statementId;
-      if (!isId(id)) {
-        this.log('statement.complete event without a valid statement id');
+    const id = event.statementId;
+    if (!isId(id)) {
+      this.log('statement.complete event without a valid statement id');
+      return;
+    }
+    let statement = this.statements.get(id);
+    if (statement) {
+      // The sweep timer is left to stop itself at its next tick when nothing is pending:
+      // clearing and re-arming it for every statement would cost more than the rest of this.
+      this.statements.delete(id);
+      if (statement.done) {
         return;
       }
-      let statement = this.statements.get(id);
-      if (statement) {
-        // The sweep timer is left to stop itself at its next tick when nothing is pending:
-        // clearing and re-arming it for every statement would cost more than the rest of this.
-        this.statements.delete(id);
-        if (statement.done) {
-          return;
-        }
-      } else {
-        // No start seen (or the table was full): still report what the end says, without tracking.
-        statement = newStatement(id, event.timestamp);
-      }
-      statement.sessionId ??= event.sessionId;
-      statement.latencyMs = count(event.latencyMs);
-      acceptMeasuredFields(event, statement);
-      this.report(statement, event.timestamp);
-    } catch (error) {
-      this.log('statement.complete event failed', error);
+    } else {
+      // No start seen (or the table was full): still report what the end says, without tracking.
+      statement = newStatement(id, event.timestamp);
     }
+    statement.sessionId ??= event.sessionId;
+    statement.latencyMs = count(event.latencyMs);
+    acceptMeasuredFields(event, statement);
+    this.report(statement, event.timestamp);
   };
 
   private readonly onCloudFetchChunk = (event: CloudFetchChunkEvent): void => {
-    try {
-      const statement = this.track(event.statementId, event.timestamp);
-      if (!statement || statement.done) {
-        return;
-      }
-      const latency = count(event.latencyMs) ?? 0;
-      if (event.chunkIndex === 0 || statement.chunkInitialLatencyMs === undefined) {
-        statement.chunkInitialLatencyMs = latency;
-      }
-      if (statement.chunkSlowestLatencyMs === undefined || latency > statement.chunkSlowestLatencyMs) {
-        statement.chunkSlowestLatencyMs = latency;
-      }
-      statement.chunksIterated += 1;
-      statement.chunkSumLatencyMs += latency;
-      statement.bytesDownloaded += count(event.bytes) ?? 0;
-      if (statement.isCompressed === undefined && typeof event.compressed === 'boolean') {
-        statement.isCompressed = event.compressed;
-      }
-    } catch (error) {
-      this.log('cloudfetch.chunk event failed', error);
+    const statement = this.track(event.statementId, event.timestamp);
+    if (!statement || statement.done) {
+      return;
+    }
+    const latency = count(event.latencyMs) ?? 0;
+    if (event.chunkIndex === 0 || statement.chunkInitialLatencyMs === undefined) {
+      statement.chunkInitialLatencyMs = latency;
+    }
+    if (statement.chunkSlowestLatencyMs === undefined || latency > statement.chunkSlowestLatencyMs) {
+      statement.chunkSlowestLatencyMs = latency;
+    }
+    statement.chunksIterated += 1;
+    statement.chunkSumLatencyMs += latency;
+    statement.bytesDownloaded += count(event.bytes) ?? 0;
+    if (statement.isCompressed === undefined && typeof event.compressed === 'boolean') {
+      statement.isCompressed = event.compressed;
     }
   };
 
   private readonly onError = (event: ErrorEvent): void => {
-    try {
-      const errorName = typeof event.errorName === 'string' ? event.errorName.slice(0, MAX_ID_LENGTH) : 'Error';
-      if (event.statementId === undefined || event.statementId === null) {
-        this.enqueue({
-          kind: 'error',
-          eventId: randomUuid(),
-          timestamp: event.timestamp,
-          workspaceId: this.workspaceId,
-          sessionId: event.sessionId,
-          errorName,
-          unauthenticated: event.unauthenticated === true ? true : undefined,
-        });
-        return;
-      }
-      if (event.isTerminal === true) {
-        this.onTerminalError(event, errorName);
-        return;
-      }
-      const statement = this.track(event.statementId, event.timestamp);
-      if (statement && !statement.done) {
-        this.recordError(statement, event, errorName);
-      }
-    } catch (error) {
-      this.log('error event failed', error);
+    const errorName = typeof event.errorName === 'string' ? event.errorName.slice(0, MAX_ID_LENGTH) : 'Error';
+    if (event.statementId === undefined || event.statementId === null) {
+      this.enqueue({
+        kind: 'error',
+        eventId: randomUuid(),
+        timestamp: event.timestamp,
+        workspaceId: this.workspaceId,
+        sessionId: event.sessionId,
+        errorName,
+        unauthenticated: event.unauthenticated === true ? true : undefined,
+      });
+      return;
+    }
+    if (event.isTerminal === true) {
+      this.onTerminalError(event, errorName);
+      return;
+    }
+    const statement = this.track(event.statementId, event.timestamp);
+    if (statement && !statement.done) {
+      this.recordError(statement, event, errorName);
     }
   };
 

@@ -67,13 +67,13 @@ export default class TelemetryEventEmitter {
     return this.listeners.get(eventType)?.length ?? 0;
   }
 
-  /** Delivers `event` as it is to the type's listeners; a throwing listener throws here. */
+  /** Delivers `event` as it is to the type's listeners; a throwing listener is logged, and the others still get it. */
   emit(eventType: string, event: unknown): boolean {
     const listeners = this.listeners.get(eventType);
     if (listeners === undefined) {
       return false;
     }
-    callEach(listeners, event);
+    callEach(listeners, event, (error) => this.log(`telemetry: a ${eventType} listener failed`, error));
     return true;
   }
 
@@ -117,7 +117,9 @@ export default class TelemetryEventEmitter {
         return;
       }
       const { timestamp } = fields;
-      callEach(listeners, build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()));
+      callEach(listeners, build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()), (error) =>
+        this.log(`telemetry: a ${eventType} listener failed`, error),
+      );
     } catch (caught) {
       this.log(`telemetry: ${eventType} event failed`, caught);
     }
@@ -128,9 +130,17 @@ export default class TelemetryEventEmitter {
   }
 }
 
-function callEach(listeners: readonly TelemetryEventListener[], event: unknown): void {
+/**
+ * Each listener gets the event whatever the ones before it did: the one error boundary of every
+ * listener's handling (they need none of their own), logged by `failed`.
+ */
+function callEach(listeners: readonly TelemetryEventListener[], event: unknown, failed: (error: unknown) => void): void {
   for (const listener of listeners) {
-    (listener as (event: unknown) => void)(event);
+    try {
+      (listener as (event: unknown) => void)(event);
+    } catch (error) {
+      failed(error);
+    }
   }
 }
 
