@@ -1,3 +1,4 @@
+import { withDeadline } from '../telemetry/deadline';
 import type { ExitFlushable } from './contracts/ExitFlushable';
 
 const connections = new Set<ExitFlushable>();
@@ -19,14 +20,11 @@ function onBeforeExit(): void {
     return;
   }
   flushing = true;
-  let deadline: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<void>((resolve) => {
-    deadline = setTimeout(resolve, Math.max(...pending.map((connection) => connection.exitDeadlineMs())));
-  });
-  Promise.race([Promise.all(pending.map((connection) => connection.flushAtExit())), timedOut]).then(() => {
-    clearTimeout(deadline);
+  const deadlineMs = Math.max(...pending.map((connection) => connection.exitDeadlineMs()));
+  const done = () => {
     flushing = false;
-  });
+  };
+  withDeadline(Promise.all(pending.map((connection) => connection.flushAtExit())), deadlineMs, () => undefined, { ref: true }).then(done, done);
 }
 
 export function trackForExit(connection: ExitFlushable): void {

@@ -10,6 +10,7 @@ import httpRequest, { HttpResponse, namedError } from './httpRequest';
 import { TelemetryConfiguration, TelemetryLog } from './types';
 import { serializeProtoLog, uploadBody } from './wire/serializer';
 import debugLog from './debugLog';
+import { withDeadline } from './deadline';
 
 export interface TelemetryExporterStats {
   /** HTTP attempts made. */
@@ -273,44 +274,27 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
 
   /** Settles with `promise`, or rejects on shutdown or after `timeoutMs`, whichever comes first. */
   private untilShutdown<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-    const { signal } = this.shutdownController;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        settle();
-        reject(namedError('AbortError', 'telemetry exporter shut down'));
-      };
-      const timer = setTimeout(() => {
-        settle();
-        reject(namedError('TimeoutError', 'telemetry request timed out'));
-      }, timeoutMs);
-      timer.unref();
-      const settle = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-      };
-      if (signal.aborted) {
-        onAbort();
-        return;
-      }
-      signal.addEventListener('abort', onAbort);
-      promise.then(
-        (value) => {
-          settle();
-          resolve(value);
+    return withDeadline(
+      promise,
+      timeoutMs,
+      () => {
+        throw namedError('TimeoutError', 'telemetry request timed out');
+      },
+      {
+        signal: this.shutdownController.signal,
+        onAbort: () => {
+          throw namedError('AbortError', 'telemetry exporter shut down');
         },
-        (error) => {
-          settle();
-          reject(error);
-        },
-      );
-    });
+      },
+    );
   }
 
   /** A backoff wait that never keeps the process alive and ends at once on shutdown. */
   private sleep(ms: number): Promise<void> {
-    return this.untilShutdown(new Promise<void>(() => undefined), ms).catch(() => undefined);
+    return withDeadline(new Promise<void>(() => undefined), ms, () => undefined, {
+      signal: this.shutdownController.signal,
+    });
   }
-
   private isShutdown(): boolean {
     return this.shutdownController.signal.aborted;
   }

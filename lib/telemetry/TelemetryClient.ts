@@ -4,6 +4,7 @@ import TelemetryTarget from './contracts/TelemetryTarget';
 import FeatureFlagCache, { FeatureFlagAnswer } from './FeatureFlagCache';
 import { TelemetryConfiguration, TelemetryLog } from './types';
 import debugLog, { readTelemetryConfig } from './debugLog';
+import { withDeadline } from './deadline';
 
 /**
  * Least time between two flushes that error logs trigger: an error goes out at once or within
@@ -160,19 +161,19 @@ export default class TelemetryClient {
 
   private async shutdown(): Promise<void> {
     this.stopFlushTimers();
-    let deadline: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => {
-      // Ref'ed on purpose: an awaited close() must finish (or hit its deadline) even when nothing
-      // else keeps the process alive; the flush timer and in-flight sockets are unref'ed.
-      deadline = setTimeout(() => resolve(true), this.config.closeTimeoutMs);
-    });
-    const flushed = this.flushForClose().then(() => false);
-    if (await Promise.race([flushed, timedOut])) {
+    // Ref'ed on purpose: an awaited close() must finish (or hit its deadline) even when nothing
+    // else keeps the process alive; the flush timer and in-flight sockets are unref'ed.
+    const timedOut = await withDeadline(
+      this.flushForClose().then(() => false),
+      this.config.closeTimeoutMs,
+      () => true,
+      { ref: true },
+    );
+    if (timedOut) {
       this.abandoned = true;
       this.dropQueued('close deadline passed');
       this.log(`close deadline of ${this.config.closeTimeoutMs} ms passed; aborting the export in flight`);
     }
-    clearTimeout(deadline);
     this.shutdownExporter();
   }
 
