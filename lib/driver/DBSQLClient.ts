@@ -3,6 +3,7 @@ import type { ClientOptions, ConnectionOptions, OpenSessionRequest } from '@data
 import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IAuthentication from '@databricks/sql/dist/connection/contracts/IAuthentication';
+import type IConnectionProvider from '@databricks/sql/dist/connection/contracts/IConnectionProvider';
 import { resolveTelemetryConfig } from '../telemetry/config';
 import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
 import { TelemetryOptions } from '../telemetry/types';
@@ -132,13 +133,13 @@ export default class DBSQLClient extends DriverDBSQLClient {
       logger.log(LogLevel.debug, KERNEL_NOT_OBSERVED);
       return;
     }
-    // Kept here: the driver forgets its auth provider in close(), before the final flush.
-    const authProvider = this.currentAuthProvider();
+    const connectionProvider = await this.getConnectionProvider();
+    const getAuthHeaders = watchAuthHeaders(connectionProvider);
     const workspaceId = getWorkspaceId(options.path);
     const telemetry = new TelemetryConnection({
       config,
       logger,
-      connectionProvider: await this.getConnectionProvider(),
+      connectionProvider,
       workspaceId,
       authType: getAuthType(connectOptions),
       connectionParams: getConnectionParameters(connectOptions, this.getConfig()),
@@ -151,7 +152,7 @@ export default class DBSQLClient extends DriverDBSQLClient {
         orgId: workspaceId,
         driverVersion: DRIVER_VERSION,
         credentialKey: getCredentialKey(connectOptions),
-        getAuthHeaders: () => authHeadersOf(authProvider),
+        getAuthHeaders,
       },
     });
     this.telemetry = telemetry;
@@ -187,12 +188,6 @@ export default class DBSQLClient extends DriverDBSQLClient {
     this.telemetry = undefined;
     await telemetry?.close();
   }
-
-  private currentAuthProvider(): IAuthentication | undefined {
-    // `getAuthProvider()` is public from 2.1; older releases keep the provider in a field.
-    const self = this as unknown as { getAuthProvider?: () => IAuthentication | undefined; authProvider?: IAuthentication };
-    return typeof self.getAuthProvider === 'function' ? self.getAuthProvider() : self.authProvider;
-  }
 }
 
 function driverKernelBackend(): (abstract new (...args: never[]) => object) | undefined {
@@ -204,12 +199,47 @@ function driverKernelBackend(): (abstract new (...args: never[]) => object) | un
   }
 }
 
-/** The connection's own authentication headers, fresh for each telemetry request. */
-async function authHeadersOf(authProvider: IAuthentication | undefined): Promise<Record<string, string>> {
-  if (!authProvider) {
-    throw new Error('no authentication provider');
+/**
+ * The authentication headers the driver last set on the connection, each time after its own call
+ * to the auth provider succeeded. Telemetry never calls the provider itself, so it never signs in
+ * (no OAuth token request, no browser) and sends only what the application's own calls obtained,
+ * also after close() (the driver forgets its provider there). Rejects before the first sign-in,
+ * and while the token is a JWT past its `exp` (the driver renews it on the application's next
+ * call): the exporter then drops the batch with a debug log.
+ */
+function watchAuthHeaders(connectionProvider: IConnectionProvider): () => Promise<Record<string, string>> {
+  // Kept as the driver passed them: the driver sets them before every call, an upload reads them rarely.
+  let current: unknown;
+  const { setHeaders } = connectionProvider;
+  connectionProvider.setHeaders = function setHeadersWatched(this: IConnectionProvider, headers) {
+    current = headers;
+    return setHeaders.call(this, headers);
+  };
+  return async () => {
+    if (current === undefined || current === null) {
+      throw new Error('the connection has not signed in');
+    }
+    const headers = toRecord(current as HeadersLike);
+    if (bearerExpired(headers)) {
+      throw new Error("the connection's token has expired");
+    }
+    return headers;
+  };
+}
+
+/** A bearer JWT whose `exp` has passed, read as the driver's OAuth reads it; anything else is not expired. */
+function bearerExpired(headers: Record<string, string>): boolean {
+  const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
+  const payload = /^Bearer [\w-]+\.([\w-]+)\.[\w-]*$/.exec(authorization ?? '')?.[1];
+  if (payload === undefined) {
+    return false;
   }
-  return toRecord((await authProvider.authenticate()) as HeadersLike);
+  try {
+    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof exp === 'number' && exp <= Math.floor(Date.now() / 1000);
+  } catch {
+    return false;
+  }
 }
 
 function toRecord(headers: HeadersLike): Record<string, string> {

@@ -42,7 +42,8 @@ export function getAuthType(options: AnyConnectionOptions): AuthType {
     case 'access-token':
       return 'pat';
     case 'databricks-oauth':
-      return options.oauthClientSecret ? 'oauth-m2m' : 'oauth-u2m';
+      // The driver's own test: any secret given, even an empty one, means client credentials.
+      return options.oauthClientSecret === undefined ? 'oauth-u2m' : 'oauth-m2m';
     default:
       return 'other';
   }

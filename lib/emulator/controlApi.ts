@@ -12,6 +12,8 @@ import { Emulator } from './types';
  * - `POST /emulator/faults` `{ "target": "telemetry", "sequence": [{ "kind": "status", "status": 503, "times": 6 }] }`
  * - `DELETE /emulator/faults[?target=telemetry]`
  * - `POST /emulator/feature-flag` `{ "enabled": false, "ttlSeconds": 60 }`
+ * - `GET /emulator/oauth`: the OAuth client and the access tokens issued
+ * - `POST /emulator/oauth` `{ "tokenTtlSeconds": 2 }`
  */
 export function handleControl(emulator: Emulator, method: string, url: URL, rawBody: Buffer): Reply {
   const route = `${method} ${url.pathname.replace(/\/$/, '')}`;
@@ -46,6 +48,16 @@ export function handleControl(emulator: Emulator, method: string, url: URL, rawB
           return errorReply(400, 'INVALID_PARAMETER_VALUE', 'Expected {"enabled": boolean, "ttlSeconds"?: number}');
         }
         emulator.featureFlag.set(body.enabled, body.ttlSeconds as number | undefined);
+        return jsonReply(200, {});
+      case 'GET /emulator/oauth': {
+        const { clientId, clientSecret } = emulator.oauth;
+        return jsonReply(200, { clientId, clientSecret, tokens: emulator.oauth.tokens() });
+      }
+      case 'POST /emulator/oauth':
+        if (typeof body?.tokenTtlSeconds !== 'number') {
+          return errorReply(400, 'INVALID_PARAMETER_VALUE', 'Expected {"tokenTtlSeconds": number}');
+        }
+        emulator.oauth.setTokenTtl(body.tokenTtlSeconds);
         return jsonReply(200, {});
       default:
         return errorReply(404, 'ENDPOINT_NOT_FOUND', `No control endpoint ${route}`);

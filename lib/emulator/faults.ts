@@ -1,5 +1,8 @@
-/** Where a fault can be injected. `thrift:<Method>` (e.g. `thrift:FetchResults`) narrows to one RPC. */
-export type FaultTarget = 'telemetry' | 'featureFlags' | 'cloudFetch' | 'thrift' | `thrift:${string}`;
+/**
+ * Where a fault can be injected. `thrift:<Method>` (e.g. `thrift:FetchResults`) narrows to one RPC;
+ * `oauth` is the OAuth token endpoint, `oauthDiscovery` the OIDC discovery document.
+ */
+export type FaultTarget = 'telemetry' | 'featureFlags' | 'cloudFetch' | 'thrift' | `thrift:${string}` | 'oauth' | 'oauthDiscovery';
 
 /** One way for an endpoint to misbehave. */
 export type Fault =

@@ -4,6 +4,7 @@ import { Delivery } from './delivery';
 import { FaultInjector } from './faults';
 import { FeatureFlagEndpoint } from './featureFlags';
 import { BodyTooLargeError, errorReply, readBody, Reply } from './http';
+import { AUTHORIZE_PATH, DISCOVERY_PATH, OAuthServer, TOKEN_PATH } from './oauth';
 import { TelemetryCollector } from './telemetryCollector';
 import { ThriftEndpoint, thriftMethodName } from './thriftEndpoint';
 import { Emulator, RequestCounts } from './types';
@@ -18,6 +19,7 @@ export interface RouterParts {
   warehouse: Warehouse;
   telemetry: TelemetryCollector;
   featureFlags: FeatureFlagEndpoint;
+  oauth: OAuthServer;
   faults: FaultInjector;
   delivery: Delivery;
 }
@@ -26,7 +28,19 @@ const FEATURE_FLAGS = /^\/api\/2\.0\/connector-service\/feature-flags\/[^/]+\/[^
 const CLOUD_FETCH = /^\/cloudfetch\/([0-9a-fA-F-]{32,36})\/(\d+)$/;
 
 export function emptyCounts(): RequestCounts {
-  return { thrift: 0, thriftMethods: {}, cloudFetch: 0, telemetryExt: 0, telemetryUnauth: 0, featureFlags: 0, control: 0, unknown: 0 };
+  return {
+    thrift: 0,
+    thriftMethods: {},
+    cloudFetch: 0,
+    telemetryExt: 0,
+    telemetryUnauth: 0,
+    featureFlags: 0,
+    oauthDiscovery: 0,
+    oauthToken: 0,
+    oauthAuthorize: 0,
+    control: 0,
+    unknown: 0,
+  };
 }
 
 /** Sends each request to its endpoint, counting it and applying auth and faults on the way. */
@@ -104,6 +118,25 @@ export class Router {
       return delivery.respond(req, res, faults.next('featureFlags'), () => this.parts.featureFlags.reply());
     }
 
+    if (path === DISCOVERY_PATH) {
+      this.counts.oauthDiscovery += 1;
+      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
+      return delivery.respond(req, res, faults.next('oauthDiscovery'), () => this.parts.oauth.discovery(this.baseUrlOf(req)));
+    }
+
+    if (path === TOKEN_PATH) {
+      this.counts.oauthToken += 1;
+      const body = await readBody(req);
+      if (method !== 'POST') return delivery.send(res, methodNotAllowed(method, path));
+      return delivery.respond(req, res, faults.next('oauth'), () => this.parts.oauth.token(req.headers, body));
+    }
+
+    if (path === AUTHORIZE_PATH) {
+      this.counts.oauthAuthorize += 1;
+      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
+      return delivery.send(res, this.parts.oauth.authorize(url));
+    }
+
     if (control) {
       this.counts.control += 1;
       const body = await readBody(req);
@@ -114,8 +147,16 @@ export class Router {
     return delivery.send(res, errorReply(404, 'ENDPOINT_NOT_FOUND', `No endpoint at ${path}`));
   }
 
+  /** The personal access token, or an OAuth access token that is still valid. */
   private authorized(req: IncomingMessage): boolean {
-    return req.headers.authorization === `Bearer ${this.parts.token}`;
+    const { authorization } = req.headers;
+    return authorization === `Bearer ${this.parts.token}` || this.parts.oauth.accepts(authorization);
+  }
+
+  /** The workspace as the client addressed it (its Host header), where OAuth endpoints are announced. */
+  private baseUrlOf(req: IncomingMessage): string {
+    const host = req.headers.host;
+    return host && /^[A-Za-z0-9.:[\]-]+$/.test(host) ? `https://${host}` : this.parts.emulator.url;
   }
 
   private async thriftReply(body: Buffer): Promise<Reply> {

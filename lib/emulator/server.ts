@@ -3,6 +3,7 @@ import { AddressInfo, Socket } from 'net';
 import { Delivery } from './delivery';
 import { FaultInjector } from './faults';
 import { FeatureFlagEndpoint } from './featureFlags';
+import { OAuthServer } from './oauth';
 import { loadLz4 } from './results/lz4';
 import { emptyCounts, Router } from './router';
 import { TelemetryCollector } from './telemetryCollector';
@@ -15,7 +16,7 @@ export const DEFAULT_ORG_ID = '5550001112223334';
 
 /**
  * Starts a local Databricks workspace over HTTPS: a SQL warehouse (Thrift), CloudFetch files,
- * the feature-flag endpoint and the telemetry collector, with fault injection on each.
+ * the feature-flag endpoint, the telemetry collector and OAuth sign-in, with fault injection on each.
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const [certificate, lz4Codec] = await Promise.all([getCertificate(), loadLz4()]);
@@ -23,6 +24,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const token = options.token ?? 'dapi-emulator-token';
   const path = `/sql/1.0/warehouses/${options.warehouseId ?? 'emulator'}`;
   const orgId = options.orgId === undefined ? DEFAULT_ORG_ID : options.orgId;
+  // Before listening: invalid OAuth options throw here, with no server left open.
+  const oauth = new OAuthServer(options.oauth);
 
   const server = createServer({ key: certificate.key, cert: certificate.cert });
   // Tracked so close() can end hanging and keep-alive connections instead of waiting for them.
@@ -72,6 +75,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       clear: () => telemetry.clear(),
     },
     featureFlag: { set: (enabled, ttlSeconds) => featureFlags.set(enabled, ttlSeconds) },
+    oauth: {
+      clientId: oauth.clientId,
+      clientSecret: oauth.clientSecret,
+      tokens: () => oauth.tokens(),
+      setTokenTtl: (seconds) => oauth.setTokenTtl(seconds),
+      signInUser: () => oauth.signInUser(),
+    },
     faults: {
       set: (target, sequence) => faults.set(target, sequence),
       clear: (target) => faults.clear(target),
@@ -90,7 +100,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   };
 
-  const router = new Router({ emulator, token, orgId, warehousePath: path, warehouse, telemetry, featureFlags, faults, delivery });
+  const router = new Router({ emulator, token, orgId, warehousePath: path, warehouse, telemetry, featureFlags, oauth, faults, delivery });
   server.on('request', (req, res) => {
     router.handle(req, res);
   });

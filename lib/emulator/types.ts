@@ -1,4 +1,5 @@
 import { FaultStep, FaultTarget } from './faults';
+import { IssuedToken, OAuthOptions } from './oauth';
 import { ResultFormat } from './sql';
 import { RecordedTelemetryRequest } from './telemetryCollector';
 
@@ -40,6 +41,12 @@ export interface EmulatorOptions {
    * Default `DEFAULT_ORG_ID`.
    */
   orgId?: string | null;
+  /**
+   * OAuth as a workspace serves it, under `/oidc`: discovery, a token endpoint and browser
+   * sign-in. The access tokens it issues are accepted, while valid, wherever the token is.
+   * The driver signs in with OAuth only to a host name under a Databricks domain on port 443.
+   */
+  oauth?: OAuthOptions;
 }
 
 /** Spread into `DBSQLClient.connect()`. */
@@ -61,6 +68,12 @@ export interface RequestCounts {
   telemetryExt: number;
   telemetryUnauth: number;
   featureFlags: number;
+  /** `/oidc/.well-known/oauth-authorization-server`. */
+  oauthDiscovery: number;
+  /** `/oidc/v1/token`, every grant. */
+  oauthToken: number;
+  /** `/oidc/v1/authorize` (browser sign-in). */
+  oauthAuthorize: number;
   /** The `/emulator/...` control API. */
   control: number;
   /** Anything else (answered 404). */
@@ -91,6 +104,17 @@ export interface Emulator {
   featureFlag: {
     /** Changes what the flag endpoint answers from the next request on. */
     set(enabled: boolean, ttlSeconds?: number): void;
+  };
+  oauth: {
+    /** The service principal of the client-credentials grant. */
+    readonly clientId: string;
+    readonly clientSecret: string;
+    /** Access tokens issued, oldest first (expired ones too). */
+    tokens(): IssuedToken[];
+    /** Lifetime of tokens issued from now on. */
+    setTokenTtl(seconds: number): void;
+    /** The end of a browser sign-in without the browser: an access and a refresh token for the public client. */
+    signInUser(): { accessToken: string; refreshToken: string; expiresAt: number };
   };
   faults: {
     /** Replaces the fault sequence of `target`; takes effect on the next request. */

@@ -17,7 +17,7 @@ export default interface TelemetryTarget {
    * credentials on one host must never share a telemetry client.
    */
   credentialKey: string;
-  /** Fresh authentication headers for each request (tokens refresh). */
+  /** The connection's current authentication headers, as the driver last set them (telemetry never signs in itself). */
   getAuthHeaders(): Promise<Record<string, string>>;
 }
 

@@ -7,12 +7,14 @@ import sinon from 'sinon';
 import { Emulator, startEmulator } from '../../../lib/emulator';
 import { getCertificate } from '../../../lib/emulator/tls';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
+import { ForwardProxy } from '../../support/forwardProxy';
 import { connectClient, RecordingLogger, RejectionWatch, sleep, waitFor } from './support';
 
 /*
  * Privacy canary: unique secrets go everywhere an application can put them (SQL text, query
  * parameters, the token, the user-agent entry, the host name, the warehouse in the HTTP path,
- * metadata patterns, server error messages); every kind of statement and failure runs; then no
+ * metadata patterns, server error messages, the credentials of the forward proxy every connection
+ * goes through); every kind of statement and failure runs; then no
  * byte sent to a telemetry endpoint may hold any of them, with one exception: the workspace's own
  * address and HTTP path, in exactly `driver_connection_params.host_info.host_url` and
  * `driver_connection_params.http_path` of signed-in connection logs sent to that same host. The
@@ -21,6 +23,8 @@ import { connectClient, RecordingLogger, RejectionWatch, sleep, waitFor } from '
  */
 
 const tag = Date.now().toString(36);
+const PROXY_USER = `cnryproxyuser${tag}`;
+const PROXY_PASSWORD = `cnryproxypassword${tag}`;
 const CANARY = {
   sqlComment: `cnrysqlcomment${tag}`,
   invalidSql: `cnryinvalidsql${tag}`,
@@ -37,6 +41,10 @@ const CANARY = {
   func: `cnryfunction${tag}`,
   cloudFetch: `cnrycloudfetch${tag}`,
   cancelled: `cnrycancelled${tag}`,
+  proxyUser: PROXY_USER,
+  proxyPassword: PROXY_PASSWORD,
+  // As the Proxy-Authorization header carries them.
+  proxyBasic: Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64'),
 };
 
 interface Captured {
@@ -93,6 +101,7 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
 
   let emulator: Emulator;
   let proxy: Awaited<ReturnType<typeof recordingProxy>>;
+  let forward: ForwardProxy;
   const sandbox = sinon.createSandbox();
 
   before(async () => {
@@ -108,6 +117,13 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     sandbox.stub(tls, 'checkServerIdentity').callsFake((hostname, cert) => (hostname.toLowerCase() === CANARY.host ? undefined : check(hostname, cert)));
     emulator = await startEmulator({ token: CANARY.token, warehouseId: CANARY.warehouse });
     proxy = await recordingProxy(emulator);
+    forward = await ForwardProxy.start({ auth: { username: CANARY.proxyUser, password: CANARY.proxyPassword } });
+    // Through a proxy the driver does not apply customCaCert: its tunnels trust the emulator's CA here.
+    const connect = tls.connect;
+    sandbox.stub(tls, 'connect').callsFake(((options: unknown, ...rest: unknown[]) =>
+      typeof options === 'object' && options !== null && (options as tls.ConnectionOptions).ca === undefined
+        ? (connect as (...args: unknown[]) => tls.TLSSocket)({ ...options, ca: emulator.ca }, ...rest)
+        : (connect as (...args: unknown[]) => tls.TLSSocket)(options, ...rest)) as never);
   });
 
   after(async () => {
@@ -115,6 +131,7 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
       proxy?.server.close(() => resolve());
       proxy?.server.closeAllConnections();
     });
+    await forward?.close();
     await emulator?.close();
     sandbox.restore();
   });
@@ -124,7 +141,13 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     const logger = new RecordingLogger();
     const watch = new RejectionWatch();
     watch.install();
-    const options = { host: CANARY.host, telemetryEnabled: true, telemetryFlushIntervalMs: 50, userAgentEntry: CANARY.userAgent };
+    const options = {
+      host: CANARY.host,
+      telemetryEnabled: true,
+      telemetryFlushIntervalMs: 50,
+      userAgentEntry: CANARY.userAgent,
+      proxy: { protocol: 'http' as const, host: forward.host, port: forward.port, auth: { username: CANARY.proxyUser, password: CANARY.proxyPassword } },
+    };
     const appErrors: string[] = [];
     const statementIds: string[] = [];
     try {
@@ -211,6 +234,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     }
     expect(appErrors.some((message) => message.includes(CANARY.table)), 'a server error message holds the SQL text').to.equal(true);
     expect(appErrors).to.have.length(4);
+    // The driver sent the proxy credentials too: every tunnel was opened with them.
+    expect(forward.connects.length, 'CONNECTs through the forward proxy').to.be.at.least(1);
+    expect(forward.connects.map((record) => record.proxyAuthorization)).to.deep.equal(forward.connects.map(() => `Basic ${CANARY.proxyBasic}`));
 
     // Telemetry was really sent, for statements, errors and the failed session.
     const telemetry = proxy.captured.filter((request) => TELEMETRY_PATH.test(request.path));

@@ -125,11 +125,20 @@ describe('connectionFacts', () => {
         'oauth-m2m',
       );
       expect(getAuthType(options({ authType: 'databricks-oauth' }))).to.equal('oauth-u2m');
-      expect(getAuthType(options({ authType: 'databricks-oauth', oauthClientId: 'id', oauthClientSecret: '' }))).to.equal(
-        'oauth-u2m',
-      );
       for (const authType of ['custom', 'token-provider', 'external-token', 'static-token', 'something-new']) {
         expect(getAuthType(options({ authType })), authType).to.equal('other');
+      }
+    });
+
+    it('names the OAuth flow the driver itself runs, whatever the secret looks like', () => {
+      const driver = new DriverDBSQLClient() as unknown as { createAuthProvider(options: Options): { options?: { flow?: string } } };
+      for (const secret of [undefined, '', 's3cret', null]) {
+        const connectOptions = options({ host: 'example.cloud.databricks.com', authType: 'databricks-oauth', oauthClientId: 'id', oauthClientSecret: secret });
+        const flow = driver.createAuthProvider(connectOptions).options?.flow;
+        expect(flow, `driver flow for ${String(JSON.stringify(secret))}`).to.be.oneOf(['U2M', 'M2M']);
+        expect(getAuthType(connectOptions), `secret ${String(JSON.stringify(secret))}`).to.equal(flow === 'M2M' ? 'oauth-m2m' : 'oauth-u2m');
+        const { authMech, authFlow } = getConnectionParameters(connectOptions, {} as ClientConfig);
+        expect([authMech, authFlow]).to.deep.equal(['OAUTH', flow === 'M2M' ? 'CLIENT_CREDENTIALS' : 'BROWSER_BASED_AUTHENTICATION']);
       }
     });
   });
