@@ -20,6 +20,7 @@ import type { AnchorOutput, AnchorSpec } from './children/anchor';
 import type { ConnectResult } from './children/connectWorker';
 import type { ExitChildSpec } from './children/exitChild';
 import type { PairedOutput, PairedSpec } from './children/pairedOnOff';
+import { benchChurnSpec, CHURN_NODE_FLAGS, ChurnResult, churnRows } from './children/churn';
 import type { ProfileShare, ProfileSpec } from './children/profileOn';
 import type { UploadIdleResult, UploadIdleSpec } from './children/uploadIdle';
 import type { OutageResult } from './children/outage';
@@ -49,7 +50,7 @@ import { DEFAULT_TELEMETRY_CONFIG } from '../lib/telemetry/types';
 import { BenchFigure, BenchRun, LATEST_RESULTS, RESULTS_DIR, writeBenchReadme } from '../scripts/generate-bench-readme';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const PARTS = ['hot', 'outage', 'overhead', 'connect', 'exit', 'anchor'];
+const PARTS = ['hot', 'outage', 'overhead', 'connect', 'exit', 'churn', 'anchor'];
 /** `BENCH_ONLY=overhead,connect` runs a subset of PARTS. */
 const ONLY = new Set((process.env.BENCH_ONLY ?? PARTS.join(',')).split(',').map((part) => part.trim()));
 const ALL_PARTS = PARTS.every((part) => ONLY.has(part));
@@ -882,6 +883,24 @@ function printTable(): void {
   console.log(`\n${met}/${targeted.length} figures met their targets.`);
 }
 
+/**
+ * Connection churn: connect / query / close cycles over many host names, some never closed, in a
+ * child each for the plain driver and telemetry on (children/churn.ts): heap, handles and the
+ * shared state left behind.
+ */
+async function churn(emulator: EmulatorProcess): Promise<void> {
+  const spec = benchChurnSpec(emulator.endpoint, QUICK);
+  progress(`churn: ${spec.cycles} connect/query/close cycles over ${spec.hosts} host names, 1 in ${spec.forgetEvery} never closed (plain driver, then telemetry on)`);
+  const env = { ...cleanEnv(), NODE_EXTRA_CA_CERTS: emulator.endpoint.caPath };
+  const run = (kind: 'on' | 'plain') => runJsonChild<ChurnResult>('churn.ts', [JSON.stringify({ ...spec, kind })], CHURN_NODE_FLAGS, env);
+  const plain = await run('plain');
+  const on = await run('on');
+  results.churn = { on, plain };
+  for (const row of churnRows(on, plain)) {
+    record('Churn', row.figure, row.target, row.measured, row.pass);
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   // Read before anything runs: the code measured is the code loaded now.
@@ -890,13 +909,14 @@ async function main(): Promise<void> {
   // In-process and emulator-free figures first, while nothing else of ours runs.
   if (ONLY.has('hot')) hotPath();
   if (ONLY.has('outage')) await outage();
-  if (['overhead', 'connect', 'exit'].some((part) => ONLY.has(part))) {
+  if (['overhead', 'connect', 'exit', 'churn'].some((part) => ONLY.has(part))) {
     progress('starting the emulator (CLI, separate process)');
     const emulator = await EmulatorProcess.start();
     try {
       if (ONLY.has('overhead')) await overhead(emulator);
       if (ONLY.has('connect')) await connectLatency(emulator);
       if (ONLY.has('exit')) await closeAndExit(emulator);
+      if (ONLY.has('churn')) await churn(emulator);
     } finally {
       await emulator.stop();
     }

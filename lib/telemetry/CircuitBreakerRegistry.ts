@@ -24,4 +24,9 @@ export default class CircuitBreakerRegistry {
   removeCircuitBreaker(hostKey: string): void {
     this.breakers.delete(hostKey);
   }
+
+  /** Read-only: how many hosts have a breaker now, so tests and benches can see none outlive their clients. */
+  getStats(): { breakers: number } {
+    return { breakers: this.breakers.size };
+  }
 }

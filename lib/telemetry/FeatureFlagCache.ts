@@ -170,6 +170,18 @@ export default class FeatureFlagCache {
     }
   }
 
+  /**
+   * Read-only: hosts with an entry and the users holding them, over every host, so tests and
+   * benches can see the cache empty once its connections are gone. Changes nothing, fetches nothing.
+   */
+  getStats(): { hosts: number; holders: number } {
+    let holders = 0;
+    for (const entry of this.hosts.values()) {
+      holders += entry.holders.length;
+    }
+    return { hosts: this.hosts.size, holders };
+  }
+
   /** The host's entry, with a background refresh started if its value has expired. */
   private currentEntry(target: TelemetryTarget): HostEntry | undefined {
     if (target !== this.lastTarget) {

@@ -14,6 +14,22 @@ export type ExporterFactory = (
   breaker: CircuitBreaker,
 ) => ITelemetryExporter;
 
+/** What `TelemetryClientProvider.getStats()` counts. */
+export interface TelemetryClientProviderStats {
+  /** Shared clients (one per host and credential in use). */
+  clients: number;
+  /** Connections holding a reference on one of them. */
+  connections: number;
+  /** Distinct hosts of those clients. */
+  hosts: number;
+  /** Host entries in the feature-flag cache. */
+  flagHosts: number;
+  /** References held on those entries. */
+  flagHolders: number;
+  /** Per-host circuit breakers. */
+  breakers: number;
+}
+
 interface ClientHolder {
   client: TelemetryClient;
   host: string;
@@ -95,6 +111,31 @@ export default class TelemetryClientProvider {
     // Closing still asks the host's feature flag whether to flush, so the flag is released after.
     await closing.close();
     this.featureFlags.release(target);
+  }
+
+  /**
+   * Read-only counts of what the provider holds now: shared clients, the connections using them,
+   * the distinct hosts they are for, the feature-flag cache's host entries and holders, and the
+   * breakers. Everything is back to 0 once every connection released its client. Never throws.
+   */
+  getStats(): TelemetryClientProviderStats {
+    const stats: TelemetryClientProviderStats = { clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 };
+    try {
+      const hosts = new Set<string>();
+      for (const holder of this.clients.values()) {
+        stats.clients += 1;
+        stats.connections += holder.refCount;
+        hosts.add(holder.host);
+      }
+      stats.hosts = hosts.size;
+      const flags = this.featureFlags.getStats();
+      stats.flagHosts = flags.hosts;
+      stats.flagHolders = flags.holders;
+      stats.breakers = this.breakers.getStats().breakers;
+    } catch {
+      // A substituted cache or registry without counts: what was counted so far stands.
+    }
+    return stats;
   }
 
   /** Connections using the target's client (0 when there is none). */

@@ -677,3 +677,52 @@ describe('FeatureFlagCache', () => {
     });
   });
 });
+
+describe('FeatureFlagCache.getStats', () => {
+  let clock: sinon.SinonFakeTimers;
+  let httpStub: sinon.SinonStub;
+  let context: ClientContextStub;
+  let cache: FeatureFlagCache;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 1_000_000 });
+    httpStub = sinon.stub(httpRequestModule, 'default').resolves(response(200, flagBody('true')));
+    context = new ClientContextStub();
+    cache = new FeatureFlagCache();
+  });
+
+  afterEach(() => {
+    clock.restore();
+    sinon.restore();
+  });
+
+  it('should count host entries and their holders, and be back to none once every holder released', () => {
+    const a = makeTarget();
+    const b = makeTarget({ credentialKey: 'credential-b' });
+    const other = makeTarget({ host: 'other.cloud.databricks.com' });
+    expect(cache.getStats()).to.deep.equal({ hosts: 0, holders: 0 });
+    cache.acquire(context, a);
+    cache.acquire(context, b);
+    cache.acquire(context, other);
+    expect(cache.getStats()).to.deep.equal({ hosts: 2, holders: 3 });
+    cache.release(a);
+    expect(cache.getStats()).to.deep.equal({ hosts: 2, holders: 2 });
+    cache.release(b);
+    cache.release(other);
+    expect(cache.getStats()).to.deep.equal({ hosts: 0, holders: 0 });
+  });
+
+  it('should start no refresh of an expired entry, unlike a read of the flag', async () => {
+    const target = makeTarget();
+    cache.acquire(context, target);
+    await clock.tickAsync(0);
+    expect(httpStub.callCount).to.equal(1);
+    await clock.tickAsync(25 * 60 * MINUTE);
+    cache.getStats();
+    await clock.tickAsync(0);
+    expect(httpStub.callCount).to.equal(1);
+    cache.getState(target);
+    await clock.tickAsync(0);
+    expect(httpStub.callCount).to.equal(2);
+  });
+});

@@ -317,3 +317,64 @@ describe('TelemetryClientProvider', () => {
     });
   });
 });
+
+describe('TelemetryClientProvider.getStats', () => {
+  let clock: sinon.SinonFakeTimers;
+  let httpStub: sinon.SinonStub;
+  let context: ClientContextStub;
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: 1_000_000 });
+    httpStub = sinon.stub(httpRequestModule, 'default').resolves({
+      status: 200,
+      header: () => undefined,
+      body: JSON.stringify({ flags: [{ name: TELEMETRY_FLAG_NAME, value: 'true' }] }),
+    });
+    context = new ClientContextStub({ closeTimeoutMs: 2000 });
+  });
+
+  afterEach(() => {
+    clock.restore();
+    sinon.restore();
+  });
+
+  /** A provider with a real feature-flag cache and breaker registry, and exporters that send nothing. */
+  const realProvider = () => new TelemetryClientProvider(new FeatureFlagCache(), new CircuitBreakerRegistry(), () => new TelemetryExporterStub());
+
+  it('should count clients, their connections and hosts, flag entries and breakers, and be back to none once all are released', async () => {
+    const provider = realProvider();
+    const a1 = makeTarget({ credentialKey: 'a' });
+    const a2 = makeTarget({ credentialKey: 'a' });
+    const b = makeTarget({ credentialKey: 'b' });
+    const other = makeTarget({ host: 'other.cloud.databricks.com' });
+    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+    for (const target of [a1, a2, b, other]) {
+      provider.getOrCreateClient(context, target);
+    }
+    expect(provider.getStats()).to.deep.equal({ clients: 3, connections: 4, hosts: 2, flagHosts: 2, flagHolders: 4, breakers: 2 });
+    await provider.releaseClient(a1);
+    expect(provider.getStats()).to.deep.equal({ clients: 3, connections: 3, hosts: 2, flagHosts: 2, flagHolders: 3, breakers: 2 });
+    await Promise.all([a2, b, other].map((target) => provider.releaseClient(target)));
+    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+  });
+
+  it('should only read: no request, no reference taken or dropped', async () => {
+    const provider = realProvider();
+    const target = makeTarget();
+    provider.getOrCreateClient(context, target);
+    await clock.tickAsync(0);
+    const requests = httpStub.callCount;
+    // Past the flag's expiry: a read of the flag would start a refresh.
+    clock.setSystemTime(Date.now() + 25 * 60 * 60 * 1000);
+    const first = provider.getStats();
+    expect(provider.getStats()).to.deep.equal(first);
+    await clock.tickAsync(0);
+    expect(httpStub.callCount).to.equal(requests);
+    expect(provider.getRefCount(target)).to.equal(1);
+  });
+
+  it('should not throw with a substituted registry that keeps no counts, and count what it can', () => {
+    const provider = new TelemetryClientProvider(new FeatureFlagCache(), {} as CircuitBreakerRegistry, () => new TelemetryExporterStub());
+    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+  });
+});
