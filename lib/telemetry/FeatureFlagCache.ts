@@ -3,6 +3,7 @@ import TelemetryTarget, { hostKey } from './contracts/TelemetryTarget';
 import httpRequest, { HttpResponse } from './httpRequest';
 import { DEFAULT_TELEMETRY_CONFIG } from './types';
 import debugLog from './debugLog';
+import { withDeadline } from './deadline';
 
 export type FeatureFlagState = 'enabled' | 'disabled' | 'unknown';
 
@@ -136,7 +137,7 @@ export default class FeatureFlagCache {
     try {
       const entry = this.currentEntry(target);
       if (entry?.inFlight) {
-        await withDeadline(entry.inFlight, timeoutMs);
+        await withDeadline(entry.inFlight, timeoutMs, () => undefined);
       }
       return entry?.state ?? 'unknown';
     } catch {
@@ -229,7 +230,7 @@ async function fetchFlag(context: ITelemetryContext, target: TelemetryTarget): P
     const config = context.getTelemetryConfig();
     failureTtlMs = config.featureFlagFailureTtlMs;
     // The deadline also covers getting the auth headers, which httpRequest's own timeout does not.
-    const response = await withDeadline(request(context, target, config.requestTimeoutMs), config.requestTimeoutMs);
+    const response = await withDeadline(request(context, target, config.requestTimeoutMs), config.requestTimeoutMs, () => undefined);
     if (!response) {
       return { state: 'disabled', ttlMs: failureTtlMs, reason: 'request timed out' };
     }
@@ -301,24 +302,6 @@ function parseResponse(body: string, defaultTtlMs: number, failureTtlMs: number)
       ? Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, ttlSeconds * 1000))
       : defaultTtlMs;
   return { state: flag.value.toLowerCase() === 'true' ? 'enabled' : 'disabled', ttlMs };
-}
-
-/** Resolves with the promise's value, or undefined once `ms` passed; the timer never holds the process. */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise<T | undefined>((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
