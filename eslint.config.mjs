@@ -8,6 +8,7 @@ export default tseslint.config(
   {
     rules: {
       'no-console': 'error',
+      curly: ['error', 'all'],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/no-floating-promises': 'off',
     },

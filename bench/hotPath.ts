@@ -28,7 +28,11 @@ export interface HotPathResult {
   serializedBytes: number;
 }
 
-function buildPipeline(): { emitter: TelemetryEventEmitter; aggregator: MetricsAggregator; last: () => TelemetryLog | undefined } {
+function buildPipeline(): {
+  emitter: TelemetryEventEmitter;
+  aggregator: MetricsAggregator;
+  last: () => TelemetryLog | undefined;
+} {
   const context = engineContext();
   const emitter = new TelemetryEventEmitter(context);
   let lastLog: TelemetryLog | undefined;
@@ -49,8 +53,22 @@ function statementEvents(emitter: TelemetryEventEmitter, statementId: string, no
     statementType: 'QUERY',
     operationType: 'EXECUTE_STATEMENT',
   });
-  emitter.emitCloudFetchChunk({ statementId, chunkIndex: 0, latencyMs: 12, bytes: 65_536, compressed: true, timestamp: now + 20 });
-  emitter.emitCloudFetchChunk({ statementId, chunkIndex: 1, latencyMs: 9, bytes: 61_000, compressed: true, timestamp: now + 25 });
+  emitter.emitCloudFetchChunk({
+    statementId,
+    chunkIndex: 0,
+    latencyMs: 12,
+    bytes: 65_536,
+    compressed: true,
+    timestamp: now + 20,
+  });
+  emitter.emitCloudFetchChunk({
+    statementId,
+    chunkIndex: 1,
+    latencyMs: 9,
+    bytes: 61_000,
+    compressed: true,
+    timestamp: now + 25,
+  });
   emitter.emitStatementComplete({
     statementId,
     sessionId: SESSION_ID,
@@ -82,14 +100,18 @@ function measureStatements(iterations: number, serialize: boolean): { micros: nu
   }
   const micros = cpuMicros(start) / iterations;
   aggregator.close();
-  if (serialize && bytes === 0) throw new Error('hot path: nothing was serialized');
+  if (serialize && bytes === 0) {
+    throw new Error('hot path: nothing was serialized');
+  }
   return { micros, bytes: bytes / iterations };
 }
 
 /** Distinct logs (ids, timestamps) as the aggregator makes them: serializing one log over and over flatters it. */
 function sampleLogs(count: number): TelemetryLog[] {
   const now = Date.now();
-  return aggregatedLogs(statementIds(count, 7), (emitter, statementId, i) => statementEvents(emitter, statementId, now + i * 13));
+  return aggregatedLogs(statementIds(count, 7), (emitter, statementId, i) =>
+    statementEvents(emitter, statementId, now + i * 13),
+  );
 }
 
 function measureSerialize(iterations: number): number {
@@ -100,7 +122,9 @@ function measureSerialize(iterations: number): number {
     length += (serializeProtoLog(logs[i & 1023], USER_AGENT, false) as string).length;
   }
   const micros = cpuMicros(start);
-  if (length === 0) throw new Error('hot path: empty serialization');
+  if (length === 0) {
+    throw new Error('hot path: empty serialization');
+  }
   return iterations / (micros / 1e6);
 }
 
@@ -112,7 +136,9 @@ function measureUploadBody(batches: number): number {
     length += uploadBody(batch, 1_700_000_000_000 + i).length;
   }
   const micros = cpuMicros(start);
-  if (length === 0) throw new Error('hot path: empty upload body');
+  if (length === 0) {
+    throw new Error('hot path: empty upload body');
+  }
   return micros / (batches * 100);
 }
 

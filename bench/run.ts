@@ -64,7 +64,9 @@ function record(group: string, figure: string, target: string, measured: string,
 }
 
 function verdict(pass: boolean | undefined): string {
-  if (pass === undefined) return 'info';
+  if (pass === undefined) {
+    return 'info';
+  }
   return pass ? 'pass' : 'FAIL';
 }
 
@@ -110,7 +112,14 @@ interface AbResult {
  * Node process spends next to nothing, so the difference is exactly the work the statements and
  * their telemetry caused, however late a flush runs.
  */
-async function abPairs(label: string, a: QueryWorker, b: QueryWorker, sql: string, queries: number, pairs: number): Promise<AbResult> {
+async function abPairs(
+  label: string,
+  a: QueryWorker,
+  b: QueryWorker,
+  sql: string,
+  queries: number,
+  pairs: number,
+): Promise<AbResult> {
   // Warm-up sample on each side for this statement.
   await a.sample(sql, queries);
   await b.sample(sql, queries);
@@ -130,7 +139,9 @@ async function abPairs(label: string, a: QueryWorker, b: QueryWorker, sql: strin
       inSample.get(worker)?.push((sample.cpuAtEnd - sample.cpuAtStart) / queries);
     }
   }
-  for (const worker of [a, b]) starts.get(worker)?.push(await worker.mark());
+  for (const worker of [a, b]) {
+    starts.get(worker)?.push(await worker.mark());
+  }
   const perQuery = (worker: QueryWorker) => {
     const list = starts.get(worker) as number[];
     return list.slice(0, -1).map((start, i) => (list[i + 1] - start) / queries);
@@ -255,7 +266,9 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
         );
       }
       results.onVsOff = perFormat;
-      ratioByFormat = Object.fromEntries(Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]));
+      ratioByFormat = Object.fromEntries(
+        Object.entries(perFormat).map(([format, result]) => [format, result.medianRatio]),
+      );
     } finally {
       await on.stop();
     }
@@ -326,7 +339,9 @@ async function pairedStatements(emulator: EmulatorProcess): Promise<PairedResult
  * connection idles once the flag answers, which happens during the warm-up.
  */
 async function pairedFlagOff(emulator: EmulatorProcess, spec: PairedSpec): Promise<void> {
-  progress(`overhead: the workspace's flag off, statements paired one by one, telemetry on and off, in ${processCount(PAIRED_PROCESSES)}`);
+  progress(
+    `overhead: the workspace's flag off, statements paired one by one, telemetry on and off, in ${processCount(PAIRED_PROCESSES)}`,
+  );
   await emulator.setFeatureFlag(false);
   const outputs: PairedOutput[] = [];
   const before = await emulator.requestCounts();
@@ -387,7 +402,7 @@ async function uploadCost(emulator: EmulatorProcess, columns: PairedResult): Pro
   const whole = columns.medianDiffMicros + result.microsPerLog;
   record(
     'Overhead',
-    'whole cost per columns SELECT 1: paired on - off + one log\'s upload',
+    "whole cost per columns SELECT 1: paired on - off + one log's upload",
     'none (the A/B and paired rows carry the targets)',
     `${signed(whole)} ± ${columns.diffSeMicros.toFixed(1)} µs: ${share(whole)}, of which the upload floor ${share(result.transportMicrosPerLog)}`,
   );
@@ -429,7 +444,12 @@ async function profileShares(emulator: EmulatorProcess, ratios: Record<string, n
 // ---------------------------------------------------------------------------------------------
 // Outage memory: a child with --expose-gc and fake timers.
 
-function runJsonChild<T>(entry: string, args: string[], nodeFlags: string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<T> {
+function runJsonChild<T>(
+  entry: string,
+  args: string[],
+  nodeFlags: string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, tsNodeArgs(join(CHILDREN, entry), nodeFlags).concat(args), {
       cwd: ROOT,
@@ -443,7 +463,9 @@ function runJsonChild<T>(entry: string, args: string[], nodeFlags: string[], env
     child.once('close', (code) => {
       const line = stdout.trim().split('\n').pop() ?? '';
       try {
-        if (code !== 0) throw new Error(`exit code ${code}`);
+        if (code !== 0) {
+          throw new Error(`exit code ${code}`);
+        }
         resolve(JSON.parse(line) as T);
       } catch (error) {
         reject(new Error(`${entry}: ${(error as Error).message}; output: ${stdout.slice(-500)}`));
@@ -455,7 +477,10 @@ function runJsonChild<T>(entry: string, args: string[], nodeFlags: string[], env
 async function outage(): Promise<void> {
   progress('outage: one simulated hour at 1,000 statements/s (503 for 30 min, then hanging)');
   const minutes = QUICK ? 6 : 60;
-  const result = await runJsonChild<OutageResult>('outage.ts', [], ['--expose-gc'], { ...cleanEnv(), BENCH_OUTAGE_MINUTES: String(minutes) });
+  const result = await runJsonChild<OutageResult>('outage.ts', [], ['--expose-gc'], {
+    ...cleanEnv(),
+    BENCH_OUTAGE_MINUTES: String(minutes),
+  });
   results.outage = result;
   record(
     'Outage',
@@ -505,8 +530,14 @@ async function closeAndExit(emulator: EmulatorProcess): Promise<void> {
   const hanging: Array<[string, ExitChildSpec]> = [
     ['on, endpoint hanging, no close()', { ...base, ...inFlight, kind: 'on', close: false }],
     ['on, endpoint hanging, close()', { ...base, ...inFlight, kind: 'on', close: true }],
-    ['on, endpoint hanging, close(), app holds loop', { ...base, ...inFlight, kind: 'on', close: true, holdOpen: true }],
-    ['off, endpoint hanging, close(), app holds loop', { ...base, ...inFlight, kind: 'off', close: true, holdOpen: true }],
+    [
+      'on, endpoint hanging, close(), app holds loop',
+      { ...base, ...inFlight, kind: 'on', close: true, holdOpen: true },
+    ],
+    [
+      'off, endpoint hanging, close(), app holds loop',
+      { ...base, ...inFlight, kind: 'off', close: true, holdOpen: true },
+    ],
   ];
   const runs = new Map<string, ExitRun[]>();
   const runGroup = async (group: Array<[string, ExitChildSpec]>) => {
@@ -537,13 +568,18 @@ async function closeAndExit(emulator: EmulatorProcess): Promise<void> {
   }
   const hangingUploads = countsDelta(countsBefore, await emulator.requestCounts()).telemetryExt ?? 0;
 
-  const summary: Record<string, { exitMs: number[]; closeMs: number[]; unfinished: number; exitDuringCloseMs: number[] }> = {};
+  const summary: Record<
+    string,
+    { exitMs: number[]; closeMs: number[]; unfinished: number; exitDuringCloseMs: number[] }
+  > = {};
   for (const [name, list] of runs) {
     summary[name] = {
       exitMs: list.flatMap((r) => (r.finished ? [round(r.exitMs, 1)] : [])),
       closeMs: list.flatMap((r) => (r.closeMs === undefined ? [] : [round(r.closeMs, 1)])),
       unfinished: list.filter((r) => !r.finished).length,
-      exitDuringCloseMs: list.flatMap((r) => (r.exitDuringCloseMs === undefined ? [] : [round(r.exitDuringCloseMs, 1)])),
+      exitDuringCloseMs: list.flatMap((r) =>
+        r.exitDuringCloseMs === undefined ? [] : [round(r.exitDuringCloseMs, 1)],
+      ),
     };
   }
   results.closeAndExit = { reps, summary, healthyUploads, hangingUploads };
@@ -603,7 +639,11 @@ async function connectLatency(emulator: EmulatorProcess): Promise<void> {
   await emulator.setFault('featureFlags', { kind: 'hang', times: 'forever' });
   let result: ConnectResult;
   try {
-    result = await runJsonChild<ConnectResult>('connectWorker.ts', [JSON.stringify({ endpoint: emulator.endpoint, rounds })], []);
+    result = await runJsonChild<ConnectResult>(
+      'connectWorker.ts',
+      [JSON.stringify({ endpoint: emulator.endpoint, rounds })],
+      [],
+    );
   } finally {
     await emulator.clearFaults('featureFlags');
   }
@@ -651,7 +691,9 @@ async function startAnchorEmulator(): Promise<EmulatorProcess | string> {
     return await EmulatorProcess.start(['--port', '443', '--host', ANCHOR_ADDRESS]);
   } catch (error) {
     const code = /\b(EACCES|EADDRINUSE|EADDRNOTAVAIL)\b/.exec((error as Error).message);
-    if (!code) throw error;
+    if (!code) {
+      throw error;
+    }
     return `the emulator cannot listen on ${ANCHOR_ADDRESS}:443 (${code[1]})`;
   }
 }
@@ -722,7 +764,9 @@ async function anchorUploads(emulator: EmulatorProcess): Promise<void> {
 async function anchorProfiles(emulator: EmulatorProcess): Promise<void> {
   const sqls: Record<string, string> = {};
   for (const path of ['direct', 'polled'] as const) {
-    for (const format of ['columns', 'arrow', 'cloudfetch'] as const) sqls[`${path} ${format}`] = anchorSql(path, format);
+    for (const format of ['columns', 'arrow', 'cloudfetch'] as const) {
+      sqls[`${path} ${format}`] = anchorSql(path, format);
+    }
   }
   const shares: Partial<Record<AnchorSubject, ProfileShare[]>> = {};
   for (const [subject, label] of ANCHOR_SUBJECTS) {
@@ -775,7 +819,8 @@ async function anchorRuns(emulator: EmulatorProcess): Promise<void> {
     warmup: QUICK ? 12 : 60,
     cases: Object.fromEntries(cases.map((c) => [c.name, [c.sql, c.rotationsPerProcess]])),
   };
-  const statementsPerClient = spec.jitWarmup[1] + cases.reduce((sum, c) => sum + spec.warmup + c.rotationsPerProcess, 0);
+  const statementsPerClient =
+    spec.jitWarmup[1] + cases.reduce((sum, c) => sum + spec.warmup + c.rotationsPerProcess, 0);
   const outputs: Record<AnchorSubject, AnchorOutput[]> = { builtin: [], on: [] };
   const runs: Record<AnchorSubject, AnchorSubjectRuns> = {
     builtin: { processes: 0, statementsPerClient: 0, uploads: 0, unauthenticatedUploads: 0 },
@@ -783,9 +828,15 @@ async function anchorRuns(emulator: EmulatorProcess): Promise<void> {
   };
   for (let run = 0; run < ANCHOR_PROCESSES; run += 1) {
     for (const [subject, label] of ANCHOR_SUBJECTS) {
-      progress(`anchor: ${label}, process ${run + 1} of ${ANCHOR_PROCESSES} (${statementsPerClient.toLocaleString('en-US')} statements per client)`);
+      progress(
+        `anchor: ${label}, process ${run + 1} of ${ANCHOR_PROCESSES} (${statementsPerClient.toLocaleString('en-US')} statements per client)`,
+      );
       const before = await emulator.requestCounts();
-      const output = await runJsonChild<AnchorOutput>('anchor.ts', [JSON.stringify({ ...spec, subject } satisfies AnchorSpec)], []);
+      const output = await runJsonChild<AnchorOutput>(
+        'anchor.ts',
+        [JSON.stringify({ ...spec, subject } satisfies AnchorSpec)],
+        [],
+      );
       const requests = countsDelta(before, await emulator.requestCounts());
       await emulator.clearTelemetry();
       outputs[subject].push(output);
@@ -797,12 +848,15 @@ async function anchorRuns(emulator: EmulatorProcess): Promise<void> {
         const cost = anchorCost([sample]);
         return `${sample.name} ${signed(cost.medianMicros)}`;
       });
-      progress(`  anchor: ${label}: ${requests.telemetryExt} uploads; µs per statement over the plain driver: ${perCase.join(', ')}`);
+      progress(
+        `  anchor: ${label}: ${requests.telemetryExt} uploads; µs per statement over the plain driver: ${perCase.join(', ')}`,
+      );
     }
   }
 
   const caseResults: AnchorCaseResult[] = cases.map((c) => {
-    const samplesOf = (subject: AnchorSubject) => outputs[subject].map((output) => output.find((sample) => sample.name === c.name)!);
+    const samplesOf = (subject: AnchorSubject) =>
+      outputs[subject].map((output) => output.find((sample) => sample.name === c.name)!);
     const all = [...samplesOf('builtin'), ...samplesOf('on')];
     const plainMedianMicros = round(median(all.flatMap((sample) => sample.plain)), 1);
     const builtin = anchorCost(samplesOf('builtin'));
@@ -810,7 +864,16 @@ async function anchorRuns(emulator: EmulatorProcess): Promise<void> {
     const budgetFraction = ANCHOR_BUDGET[c.path];
     const oursAtMostBuiltin = on.medianMicros <= builtin.medianMicros;
     const oursWithinBudget = on.medianMicros <= budgetFraction * plainMedianMicros;
-    return { ...c, budgetFraction, plainMedianMicros, builtin, on, oursAtMostBuiltin, oursWithinBudget, pass: oursAtMostBuiltin && oursWithinBudget };
+    return {
+      ...c,
+      budgetFraction,
+      plainMedianMicros,
+      builtin,
+      on,
+      oursAtMostBuiltin,
+      oursWithinBudget,
+      pass: oursAtMostBuiltin && oursWithinBudget,
+    };
   });
   results.anchor = {
     skipped: null,
@@ -826,7 +889,8 @@ async function anchorRuns(emulator: EmulatorProcess): Promise<void> {
 
   for (const result of caseResults) {
     const share = (micros: number) => `${((micros / result.plainMedianMicros) * 100).toFixed(2)} %`;
-    const cost = (c: AnchorCost) => `${signed(c.medianMicros)} ± ${c.seMicros.toFixed(1)} µs (${share(c.medianMicros)})`;
+    const cost = (c: AnchorCost) =>
+      `${signed(c.medianMicros)} ± ${c.seMicros.toFixed(1)} µs (${share(c.medianMicros)})`;
     const mean = (c: AnchorCost) => `${signed(c.meanMicros)} ± ${c.meanSeMicros.toFixed(1)}`;
     record(
       'Anchor',
@@ -877,7 +941,9 @@ function printTable(): void {
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(line(headers));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const row of rows) console.log(line(row));
+  for (const row of rows) {
+    console.log(line(row));
+  }
   const targeted = figures.filter((f) => f.pass !== undefined);
   const met = targeted.filter((f) => f.pass).length;
   console.log(`\n${met}/${targeted.length} figures met their targets.`);
@@ -890,9 +956,12 @@ function printTable(): void {
  */
 async function churn(emulator: EmulatorProcess): Promise<void> {
   const spec = benchChurnSpec(emulator.endpoint, QUICK);
-  progress(`churn: ${spec.cycles} connect/query/close cycles over ${spec.hosts} host names, 1 in ${spec.forgetEvery} never closed (plain driver, then telemetry on)`);
+  progress(
+    `churn: ${spec.cycles} connect/query/close cycles over ${spec.hosts} host names, 1 in ${spec.forgetEvery} never closed (plain driver, then telemetry on)`,
+  );
   const env = { ...cleanEnv(), NODE_EXTRA_CA_CERTS: emulator.endpoint.caPath };
-  const run = (kind: 'on' | 'plain') => runJsonChild<ChurnResult>('churn.ts', [JSON.stringify({ ...spec, kind })], CHURN_NODE_FLAGS, env);
+  const run = (kind: 'on' | 'plain') =>
+    runJsonChild<ChurnResult>('churn.ts', [JSON.stringify({ ...spec, kind })], CHURN_NODE_FLAGS, env);
   const plain = await run('plain');
   const on = await run('on');
   results.churn = { on, plain };
@@ -907,22 +976,36 @@ async function main(): Promise<void> {
   const revision = gitRevision();
   progress(`node ${process.version}, ${cpus().length} CPUs${QUICK ? ', QUICK mode' : ''}`);
   // In-process and emulator-free figures first, while nothing else of ours runs.
-  if (ONLY.has('hot')) hotPath();
-  if (ONLY.has('outage')) await outage();
+  if (ONLY.has('hot')) {
+    hotPath();
+  }
+  if (ONLY.has('outage')) {
+    await outage();
+  }
   if (['overhead', 'connect', 'exit', 'churn'].some((part) => ONLY.has(part))) {
     progress('starting the emulator (CLI, separate process)');
     const emulator = await EmulatorProcess.start();
     try {
-      if (ONLY.has('overhead')) await overhead(emulator);
-      if (ONLY.has('connect')) await connectLatency(emulator);
-      if (ONLY.has('exit')) await closeAndExit(emulator);
-      if (ONLY.has('churn')) await churn(emulator);
+      if (ONLY.has('overhead')) {
+        await overhead(emulator);
+      }
+      if (ONLY.has('connect')) {
+        await connectLatency(emulator);
+      }
+      if (ONLY.has('exit')) {
+        await closeAndExit(emulator);
+      }
+      if (ONLY.has('churn')) {
+        await churn(emulator);
+      }
     } finally {
       await emulator.stop();
     }
   }
   // Last, with the other emulator gone.
-  if (ONLY.has('anchor')) await anchor();
+  if (ONLY.has('anchor')) {
+    await anchor();
+  }
   const seconds = (Date.now() - started) / 1000;
   progress(`done in ${seconds.toFixed(0)} s`);
   const run: BenchRun = {
@@ -951,8 +1034,12 @@ async function main(): Promise<void> {
 /** The commit measured, and whether the work tree differed from it. */
 function gitRevision(): Pick<BenchRun, 'commit' | 'uncommittedChanges'> {
   try {
-    const git = (...args: string[]) => execFileSync('git', ['--no-optional-locks', ...args], { cwd: ROOT, encoding: 'utf8' }).trim();
-    return { commit: git('rev-parse', '--short', 'HEAD'), uncommittedChanges: git('status', '--porcelain', '--untracked-files=no') !== '' };
+    const git = (...args: string[]) =>
+      execFileSync('git', ['--no-optional-locks', ...args], { cwd: ROOT, encoding: 'utf8' }).trim();
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      uncommittedChanges: git('status', '--porcelain', '--untracked-files=no') !== '',
+    };
   } catch {
     return {};
   }

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
     const uploads = emulator.telemetry.requests();
     uploads.forEach((upload, i) => console.log(`upload ${i + 1}: ${upload.logs.length} logs`));
     console.log(`${uploads.length} uploads (${beforeClose} before close()), at most ${BATCH_SIZE} logs each`);
-    if (uploads.length === 0 || uploads.some((upload) => upload.logs.length > BATCH_SIZE)) process.exitCode = 1;
+    if (uploads.length === 0 || uploads.some((upload) => upload.logs.length > BATCH_SIZE)) {
+      process.exitCode = 1;
+    }
   } finally {
     await emulator.close();
   }

@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     const on = emulator.requestCounts().telemetryExt;
     console.log(`telemetryEnabled: true: ${on} telemetry upload(s)`);
 
-    if (!inCode || !inEnv || on === 0) process.exitCode = 1;
+    if (!inCode || !inEnv || on === 0) {
+      process.exitCode = 1;
+    }
   } finally {
     await emulator.close();
   }

@@ -25,8 +25,12 @@ async function main(): Promise<void> {
     console.log(`rows: ${JSON.stringify(rows)}`);
     const uploads = emulator.telemetry.requests();
     const logs = emulator.telemetry.logs();
-    console.log(`telemetry: ${logs.length} logs in ${uploads.length} upload(s) to ${uploads.map((u) => u.path).join(', ')}`);
-    if (logs.length === 0) process.exitCode = 1;
+    console.log(
+      `telemetry: ${logs.length} logs in ${uploads.length} upload(s) to ${uploads.map((u) => u.path).join(', ')}`,
+    );
+    if (logs.length === 0) {
+      process.exitCode = 1;
+    }
   } finally {
     await emulator.close();
   }

@@ -66,7 +66,9 @@ function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]
 }
 
 function verdict(pass: boolean | undefined): string {
-  if (pass === undefined) return 'info';
+  if (pass === undefined) {
+    return 'info';
+  }
   return pass ? 'pass' : 'FAIL';
 }
 
@@ -87,7 +89,9 @@ function mean(c: AnchorCost): string {
 }
 
 function anchorVerdict(result: AnchorCaseResult): string {
-  if (result.pass) return 'pass';
+  if (result.pass) {
+    return 'pass';
+  }
   const misses = [
     ...(result.oursAtMostBuiltin ? [] : ['ours above the built-in']),
     ...(result.oursWithinBudget ? [] : [`ours over ${(result.budgetFraction * 100).toFixed(1)} %`]),
@@ -101,9 +105,13 @@ function subjectRuns(runs: AnchorSubjectRuns): string {
 
 function renderAnchor(run: BenchRun): string[] {
   const anchor = run.results.anchor as AnchorResults | undefined;
-  if (anchor === undefined) return [];
-  const heading = '### Beside the driver\'s own telemetry';
-  if (anchor.skipped) return [heading, '', `Not measured in this run: ${anchor.skipped}.`];
+  if (anchor === undefined) {
+    return [];
+  }
+  const heading = "### Beside the driver's own telemetry";
+  if (anchor.skipped) {
+    return [heading, '', `Not measured in this run: ${anchor.skipped}.`];
+  }
   const rows = anchor.cases.map((result) => [
     result.path,
     result.format,
@@ -115,12 +123,16 @@ function renderAnchor(run: BenchRun): string[] {
     `≤ ${(result.budgetFraction * 100).toFixed(1)} % (${(result.budgetFraction * result.plainMedianMicros).toFixed(1)} µs), ≤ built-in`,
     anchorVerdict(result),
   ]);
-  const uploads = run.figures.find((figure) => figure.group === ANCHOR_GROUP && figure.figure.startsWith('telemetry uploads'));
+  const uploads = run.figures.find(
+    (figure) => figure.group === ANCHOR_GROUP && figure.figure.startsWith('telemetry uploads'),
+  );
   // The profiler and upload rows: every anchor figure but the cases above and the uploads line.
   const others = run.figures
     .filter(
       (figure) =>
-        figure.group === ANCHOR_GROUP && figure !== uploads && !anchor.cases.some((result) => figure.figure.startsWith(`${result.name}: CPU per statement`)),
+        figure.group === ANCHOR_GROUP &&
+        figure !== uploads &&
+        !anchor.cases.some((result) => figure.figure.startsWith(`${result.name}: CPU per statement`)),
     )
     .map((figure) => [figure.figure, figure.target, figure.measured, verdict(figure.pass)]);
   const profiles =
@@ -128,7 +140,7 @@ function renderAnchor(run: BenchRun): string[] {
       ? []
       : [
           '',
-          'Two lower-noise views of the same two telemetries: the time each one\'s own code takes per ' +
+          "Two lower-noise views of the same two telemetries: the time each one's own code takes per " +
             'statement under the sampling profiler (for ours lib/telemetry and lib/driver, for the ' +
             "built-in the driver's telemetry folder; the driver's hook points, which both pay alike, " +
             'count for neither; uploads left out), and the CPU of uploading, per log.',
@@ -138,7 +150,7 @@ function renderAnchor(run: BenchRun): string[] {
   return [
     heading,
     '',
-    'CPU per statement that the driver\'s built-in telemetry and ours each add to the plain ' +
+    "CPU per statement that the driver's built-in telemetry and ours each add to the plain " +
       '`@databricks/sql` client. Each process holds three warm clients, the plain driver, a second ' +
       'plain driver as the control and the telemetry under test, and runs their statements in rotation ' +
       `through every order of the three; the built-in and ours run in separate processes (${anchor.processesPerSubject} of each), alternating. ` +
@@ -147,7 +159,17 @@ function renderAnchor(run: BenchRun): string[] {
       'the means count the statements an upload or a garbage collection landed in, which a median leaves out.',
     '',
     ...table(
-      ['path', 'format', 'rotations per subject', 'plain µs', 'built-in +µs ± SE', 'ours +µs ± SE', 'means with uploads and GC, built-in / ours (µs)', 'target for ours', 'result'],
+      [
+        'path',
+        'format',
+        'rotations per subject',
+        'plain µs',
+        'built-in +µs ± SE',
+        'ours +µs ± SE',
+        'means with uploads and GC, built-in / ours (µs)',
+        'target for ours',
+        'result',
+      ],
       rows,
     ),
     '',
@@ -193,7 +215,9 @@ export function readLatestRun(file = LATEST_RESULTS): BenchRun {
     throw new Error(`${path.relative(ROOT, file)} is missing: a full \`npm run bench\` writes it`);
   }
   const run = JSON.parse(fs.readFileSync(file, 'utf8')) as BenchRun;
-  if (run.quick) throw new Error(`${path.relative(ROOT, file)} holds a quick run`);
+  if (run.quick) {
+    throw new Error(`${path.relative(ROOT, file)} holds a quick run`);
+  }
   return run;
 }
 
@@ -201,7 +225,9 @@ export function readLatestRun(file = LATEST_RESULTS): BenchRun {
 export function writeBenchReadme(): boolean {
   const readme = fs.readFileSync(README_PATH, 'utf8');
   const generated = generateBenchReadme(readme, readLatestRun());
-  if (generated === readme) return false;
+  if (generated === readme) {
+    return false;
+  }
   fs.writeFileSync(README_PATH, generated);
   return true;
 }
@@ -210,14 +236,18 @@ function cli(args: readonly string[]): number {
   if (args.includes('--check')) {
     const readme = fs.readFileSync(README_PATH, 'utf8');
     if (generateBenchReadme(readme, readLatestRun()) !== readme) {
-      process.stderr.write('README.md: the measured figures differ from bench/results/latest.json: run `npm run bench:readme`\n');
+      process.stderr.write(
+        'README.md: the measured figures differ from bench/results/latest.json: run `npm run bench:readme`\n',
+      );
       return 1;
     }
     process.stdout.write('README.md: the measured figures match bench/results/latest.json\n');
     return 0;
   }
   const changed = writeBenchReadme();
-  process.stdout.write(`README.md: the measured figures ${changed ? 'were regenerated from' : 'already match'} bench/results/latest.json\n`);
+  process.stdout.write(
+    `README.md: the measured figures ${changed ? 'were regenerated from' : 'already match'} bench/results/latest.json\n`,
+  );
   return 0;
 }
 

@@ -34,7 +34,9 @@ export function renderOptionsTable(): string {
     (spec) =>
       `| \`${spec.option}\` | \`${spec.env}\` | ${defaultOf(spec)} | ${valuesOf(spec)} | ${cell(spec.description)} |`,
   );
-  return ['| option | environment variable | default | values | what it does |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| option | environment variable | default | values | what it does |', '|---|---|---|---|---|', ...rows].join(
+    '\n',
+  );
 }
 
 export function renderFieldsTable(): string {

@@ -90,7 +90,9 @@ async function main(): Promise<void> {
     await rotate(sql, rotations, sample);
     output.push(sample);
   }
-  for (const session of sessions) await session.close();
+  for (const session of sessions) {
+    await session.close();
+  }
   await Promise.all(clients.map((client) => client.close()));
   process.stdout.write(`${JSON.stringify(output)}\n`);
 }

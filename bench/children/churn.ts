@@ -19,7 +19,13 @@ export type { ChurnResult, ChurnSpec };
  * optimized code as functions get hot, and either moves the heap between two readings by more
  * * than a small leak per cycle would. No warning for the experimental `v8.queryObjects`.
  */
-export const CHURN_NODE_FLAGS = ['--expose-gc', '--no-flush-bytecode', '--no-opt', '--no-sparkplug', '--disable-warning=ExperimentalWarning'];
+export const CHURN_NODE_FLAGS = [
+  '--expose-gc',
+  '--no-flush-bytecode',
+  '--no-opt',
+  '--no-sparkplug',
+  '--disable-warning=ExperimentalWarning',
+];
 
 /**
  * The bench's churn, less its kind: the full count, or a smoke-sized one. The CA is trusted

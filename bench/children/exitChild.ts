@@ -30,7 +30,12 @@ async function main(): Promise<void> {
   const client = await connect(spec.kind, spec.endpoint, { telemetry: spec.telemetry });
   const session = await client.openSession();
   for (let i = 0; i < spec.queries; i += 1) {
-    await runQuery(session, i % 2 === 0 ? '/* emulator: format=arrow */ SELECT 1' : '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(2000)');
+    await runQuery(
+      session,
+      i % 2 === 0
+        ? '/* emulator: format=arrow */ SELECT 1'
+        : '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(2000)',
+    );
   }
   if (spec.pauseMs) {
     await new Promise((resolve) => setTimeout(resolve, spec.pauseMs));

@@ -56,19 +56,27 @@ async function main(): Promise<void> {
   const attemptsPerMinute: number[] = new Array(MINUTES + 1).fill(0);
   let featureFlagRequests = 0;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const httpModule = require('../../lib/telemetry/httpRequest') as { default: (c: ITelemetryContext, r: HttpRequest) => Promise<HttpResponse> };
+  const httpModule = require('../../lib/telemetry/httpRequest') as {
+    default: (c: ITelemetryContext, r: HttpRequest) => Promise<HttpResponse>;
+  };
   httpModule.default = (_context, request) => {
     if (request.url.includes('/feature-flags/')) {
       featureFlagRequests += 1;
       const body = JSON.stringify({
-        flags: [{ name: 'databricks.partnerplatform.clientConfigsFeatureFlags.enableTelemetryForNodeJs', value: 'true' }],
+        flags: [
+          { name: 'databricks.partnerplatform.clientConfigsFeatureFlags.enableTelemetryForNodeJs', value: 'true' },
+        ],
         ttl_seconds: 900,
       });
       return Promise.resolve({ status: 200, header: () => undefined, body });
     }
     attemptsPerMinute[Math.min(minuteOf(), MINUTES)] += 1;
     if (minuteOf() < HANG_FROM_MINUTE) {
-      return Promise.resolve({ status: 503, header: () => undefined, body: '{"error_code":"TEMPORARILY_UNAVAILABLE"}' });
+      return Promise.resolve({
+        status: 503,
+        header: () => undefined,
+        body: '{"error_code":"TEMPORARILY_UNAVAILABLE"}',
+      });
     }
     // Hangs like a dead server: only httpRequest's own timeout (or an abort) ends it.
     return new Promise<HttpResponse>((_resolve, reject) => {
@@ -86,9 +94,15 @@ async function main(): Promise<void> {
 
   // Loaded after the stub, and with the fake clock installed.
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const TelemetryClientProvider = (require('../../lib/telemetry/TelemetryClientProvider') as typeof import('../../lib/telemetry/TelemetryClientProvider')).default;
-  const TelemetryEventEmitter = (require('../../lib/telemetry/TelemetryEventEmitter') as typeof import('../../lib/telemetry/TelemetryEventEmitter')).default;
-  const MetricsAggregator = (require('../../lib/telemetry/MetricsAggregator') as typeof import('../../lib/telemetry/MetricsAggregator')).default;
+  const TelemetryClientProvider = (
+    require('../../lib/telemetry/TelemetryClientProvider') as typeof import('../../lib/telemetry/TelemetryClientProvider')
+  ).default;
+  const TelemetryEventEmitter = (
+    require('../../lib/telemetry/TelemetryEventEmitter') as typeof import('../../lib/telemetry/TelemetryEventEmitter')
+  ).default;
+  const MetricsAggregator = (
+    require('../../lib/telemetry/MetricsAggregator') as typeof import('../../lib/telemetry/MetricsAggregator')
+  ).default;
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   // Default settings, as an application that only turned telemetry on would have.
@@ -114,7 +128,11 @@ async function main(): Promise<void> {
   });
   // Reaches into the provider's exporter for its counters (stats are not part of its API).
   const exporterStats = () => {
-    const holders = (provider as unknown as { clients: Map<string, { client: { exporter: { getStats(): { logsDropped: number; logsDelivered: number } } } }> }).clients;
+    const holders = (
+      provider as unknown as {
+        clients: Map<string, { client: { exporter: { getStats(): { logsDropped: number; logsDelivered: number } } } }>;
+      }
+    ).clients;
     const holder = [...holders.values()][0];
     return holder ? holder.client.exporter.getStats() : { logsDropped: 0, logsDelivered: 0 };
   };
@@ -132,7 +150,9 @@ async function main(): Promise<void> {
     if (second % 60 === 0) {
       gc?.();
       heap.push(process.memoryUsage().heapUsed / 2 ** 20);
-      if (second % 600 === 0) process.stderr.write(`[outage] simulated minute ${second / 60}\n`);
+      if (second % 600 === 0) {
+        process.stderr.write(`[outage] simulated minute ${second / 60}\n`);
+      }
     }
     const now = Date.now();
     for (let j = 0; j < PER_SECOND; j += 1) {
@@ -146,8 +166,20 @@ async function main(): Promise<void> {
         operationType: 'EXECUTE_STATEMENT',
       });
       if (started % 4 === 0) {
-        emitter.emitCloudFetchChunk({ statementId: id(started), chunkIndex: 0, latencyMs: 12, bytes: 65_536, compressed: true });
-        emitter.emitCloudFetchChunk({ statementId: id(started), chunkIndex: 1, latencyMs: 9, bytes: 61_000, compressed: true });
+        emitter.emitCloudFetchChunk({
+          statementId: id(started),
+          chunkIndex: 0,
+          latencyMs: 12,
+          bytes: 65_536,
+          compressed: true,
+        });
+        emitter.emitCloudFetchChunk({
+          statementId: id(started),
+          chunkIndex: 1,
+          latencyMs: 9,
+          bytes: 61_000,
+          compressed: true,
+        });
       }
       const ending = started - CONCURRENT;
       if (ending >= 0) {

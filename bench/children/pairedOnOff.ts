@@ -72,7 +72,9 @@ async function pairUp(
 
 async function warm(sessions: IDBSQLSession[], sql: string, statements: number): Promise<void> {
   for (let i = 0; i < statements; i += 1) {
-    for (const session of sessions) await runQuery(session, sql);
+    for (const session of sessions) {
+      await runQuery(session, sql);
+    }
   }
 }
 
@@ -98,7 +100,9 @@ async function main(): Promise<void> {
     await warm([hooks, plain], floorSql, spec.warmup);
     floor = { format: 'columns', clock, ...(await pairUp(cpu, [hooks, plain], floorSql, floorPairs)) };
   }
-  for (const session of [on, off, hooks, plain]) await session.close();
+  for (const session of [on, off, hooks, plain]) {
+    await session.close();
+  }
   await Promise.all(clients.map((client) => client.close()));
   const output: PairedOutput = { telemetry, floor };
   process.stdout.write(`${JSON.stringify(output)}\n`);

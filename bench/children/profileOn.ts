@@ -78,12 +78,16 @@ function analyse(profile: Profile, format: string, own: string[], queries: numbe
   const byId = new Map<number, ProfileNode>();
   for (const node of profile.nodes) {
     byId.set(node.id, node);
-    for (const child of node.children ?? []) parent.set(child, node.id);
+    for (const child of node.children ?? []) {
+      parent.set(child, node.id);
+    }
   }
   const ownerCache = new Map<number, { owner: Owner; name: string }>();
   const ownerOf = (id: number): { owner: Owner; name: string } => {
     const cached = ownerCache.get(id);
-    if (cached) return cached;
+    if (cached) {
+      return cached;
+    }
     const leaf = byId.get(id) as ProfileNode;
     let result: { owner: Owner; name: string } = { owner: 'none', name: '' };
     if (leaf.callFrame.functionName === '(idle)' || leaf.callFrame.functionName === '(program)') {
@@ -95,7 +99,10 @@ function analyse(profile: Profile, format: string, own: string[], queries: numbe
         // Node's own modules have `node:` URLs or none; everything else is a file.
         if (url.startsWith('/') || url.startsWith('file:')) {
           const isLib = isOwn(url, own);
-          result = { owner: isLib ? 'lib' : 'other', name: `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}` };
+          result = {
+            owner: isLib ? 'lib' : 'other',
+            name: `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`,
+          };
           break;
         }
         current = parent.get(current);
@@ -110,7 +117,9 @@ function analyse(profile: Profile, format: string, own: string[], queries: numbe
     const delta = profile.timeDeltas[index] ?? 0;
     const { owner, name } = ownerOf(id);
     time[owner] += delta;
-    if (owner === 'lib') libFunctions.set(name, (libFunctions.get(name) ?? 0) + delta);
+    if (owner === 'lib') {
+      libFunctions.set(name, (libFunctions.get(name) ?? 0) + delta);
+    }
   });
   const busy = time.lib + time.other + time.none;
   return {
@@ -126,17 +135,30 @@ function analyse(profile: Profile, format: string, own: string[], queries: numbe
 }
 
 async function main(): Promise<void> {
-  const { endpoint, address, subject = 'on', warmup, queries, sqls, uploads = true, intervalMicros = 200 } = JSON.parse(process.argv[2]) as ProfileSpec;
+  const {
+    endpoint,
+    address,
+    subject = 'on',
+    warmup,
+    queries,
+    sqls,
+    uploads = true,
+    intervalMicros = 200,
+  } = JSON.parse(process.argv[2]) as ProfileSpec;
   if (address !== undefined) {
     resolveTo(endpoint.host, address);
   }
   // Default settings (batch 100, flush 5 s), as in the A/B; without uploads, nothing is sent until
   // the profile is done (both telemetries read these options).
-  const telemetry = uploads ? {} : { telemetryFlushIntervalMs: 600_000, telemetryBatchSize: 10_000, telemetryMaxQueueSize: 100_000 };
+  const telemetry = uploads
+    ? {}
+    : { telemetryFlushIntervalMs: 600_000, telemetryBatchSize: 10_000, telemetryMaxQueueSize: 100_000 };
   const client = await connect(subject, endpoint, { telemetry });
   const session = await client.openSession();
   for (const sql of Object.values(sqls)) {
-    for (let i = 0; i < warmup; i += 1) await runQuery(session, sql);
+    for (let i = 0; i < warmup; i += 1) {
+      await runQuery(session, sql);
+    }
   }
   const inspector = new Session();
   inspector.connect();
@@ -145,7 +167,9 @@ async function main(): Promise<void> {
   const shares: ProfileShare[] = [];
   for (const [format, sql] of Object.entries(sqls)) {
     await post(inspector, 'Profiler.start');
-    for (let i = 0; i < queries; i += 1) await runQuery(session, sql);
+    for (let i = 0; i < queries; i += 1) {
+      await runQuery(session, sql);
+    }
     if (uploads) {
       // Past the flush interval, so the uploads these statements cause are profiled too (idle
       // time is not counted).

@@ -44,15 +44,21 @@ async function handle(message: WorkerRequest): Promise<void> {
       return;
     }
     case 'warmup': {
-      if (!session) throw new Error('not initialised');
+      if (!session) {
+        throw new Error('not initialised');
+      }
       for (const sql of message.sqls) {
-        for (let i = 0; i < message.queries; i += 1) await runQuery(session, sql);
+        for (let i = 0; i < message.queries; i += 1) {
+          await runQuery(session, sql);
+        }
       }
       reply({ type: 'mark', cpuAt: cpuNow() });
       return;
     }
     case 'sample': {
-      if (!session) throw new Error('not initialised');
+      if (!session) {
+        throw new Error('not initialised');
+      }
       const wallStart = process.hrtime.bigint();
       const cpuAtStart = cpuNow();
       let rows = 0;

@@ -54,7 +54,13 @@ export interface UploadCostResult {
 
 /** A columns `SELECT 1`'s events, as the driver adapter emits them. */
 function columnsStatement(emitter: TelemetryEventEmitter, statementId: string, now: number): void {
-  emitter.emitStatementStart({ statementId, sessionId: SESSION_ID, timestamp: now, statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+  emitter.emitStatementStart({
+    statementId,
+    sessionId: SESSION_ID,
+    timestamp: now,
+    statementType: 'QUERY',
+    operationType: 'EXECUTE_STATEMENT',
+  });
   emitter.emitStatementComplete({
     statementId,
     sessionId: SESSION_ID,
@@ -73,7 +79,11 @@ function post(agent: https.Agent, url: string, headers: Record<string, string>, 
   return new Promise((resolve, reject) => {
     const req = https.request(url, { method: 'POST', agent, headers }, (res) => {
       res.on('data', () => undefined);
-      res.on('end', () => ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+      res.on('end', () =>
+        (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300
+          ? resolve()
+          : reject(new Error(`HTTP ${res.statusCode}`)),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -88,7 +98,10 @@ async function main(): Promise<void> {
   // The connection's agent as the driver makes it (kept alive, the emulator's CA): uploads derive theirs from it.
   const connectionAgent = new https.Agent({ keepAlive: true, ca });
   const base = engineContext();
-  const context: ITelemetryContext = { ...base, getConnectionProvider: async () => ({ getAgent: async () => connectionAgent }) };
+  const context: ITelemetryContext = {
+    ...base,
+    getConnectionProvider: async () => ({ getAgent: async () => connectionAgent }),
+  };
   const target: TelemetryTarget = {
     host: endpoint.host,
     port: endpoint.port,
@@ -97,9 +110,15 @@ async function main(): Promise<void> {
     credentialKey: 'bench',
     getAuthHeaders: async () => ({ Authorization: `Bearer ${endpoint.token}` }),
   };
-  const exporter = new DatabricksTelemetryExporter(context, target, new CircuitBreaker(context, `${endpoint.host}:${endpoint.port}`));
+  const exporter = new DatabricksTelemetryExporter(
+    context,
+    target,
+    new CircuitBreaker(context, `${endpoint.host}:${endpoint.port}`),
+  );
   const now = Date.now();
-  const logs = aggregatedLogs(statementIds(spec.batchSize, 3), (emitter, statementId) => columnsStatement(emitter, statementId, now));
+  const logs = aggregatedLogs(statementIds(spec.batchSize, 3), (emitter, statementId) =>
+    columnsStatement(emitter, statementId, now),
+  );
 
   const transportAgent = new https.Agent({ keepAlive: true, secureContext: tls.createSecureContext({ ca }) });
   const url = `https://${endpoint.host}:${endpoint.port}/telemetry-ext`;
@@ -128,13 +147,17 @@ async function main(): Promise<void> {
     const order: Side[] = block % 2 === 0 ? ['telemetry', 'transport'] : ['transport', 'telemetry'];
     for (const side of order) {
       starts.push({ side, cpu: cpuNow() });
-      for (let i = 0; i < spec.exportsPerBlock; i += 1) await sides[side]();
+      for (let i = 0; i < spec.exportsPerBlock; i += 1) {
+        await sides[side]();
+      }
     }
   }
   const end = cpuNow();
   const logsPerBlock = spec.exportsPerBlock * spec.batchSize;
   const perLog = (side: Side) =>
-    starts.flatMap((start, i) => (start.side === side ? [((starts[i + 1]?.cpu ?? end) - start.cpu) / logsPerBlock] : []));
+    starts.flatMap((start, i) =>
+      start.side === side ? [((starts[i + 1]?.cpu ?? end) - start.cpu) / logsPerBlock] : [],
+    );
   const telemetry = perLog('telemetry');
   const transport = perLog('transport');
   const differences = telemetry.map((micros, i) => micros - transport[i]);

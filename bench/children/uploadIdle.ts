@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   const clients = [await connect(spec.subject, spec.endpoint), await connect('plain', spec.endpoint)];
   const [subject, plain] = (await Promise.all(clients.map((client) => client.openSession()))) as IDBSQLSession[];
   const run = async (session: IDBSQLSession, statements: number) => {
-    for (let i = 0; i < statements; i += 1) await runQuery(session, spec.sql);
+    for (let i = 0; i < statements; i += 1) {
+      await runQuery(session, spec.sql);
+    }
   };
   await run(subject, spec.warmup);
   await run(plain, spec.warmup);

@@ -12,8 +12,12 @@ export type AnchorFormat = 'columns' | 'arrow' | 'cloudfetch';
 /** The statement the emulator answers on `path` in `format`. */
 export function anchorSql(path: AnchorPath, format: AnchorFormat): string {
   const hints = [`format=${format}`];
-  if (format === 'cloudfetch') hints.push('chunks=2');
-  if (path === 'polled') hints.push('direct=off');
+  if (format === 'cloudfetch') {
+    hints.push('chunks=2');
+  }
+  if (path === 'polled') {
+    hints.push('direct=off');
+  }
   return `/* emulator: ${hints.join(' ')} */ ${format === 'cloudfetch' ? 'SELECT * FROM range(2000)' : 'SELECT 1'}`;
 }
 

@@ -43,7 +43,11 @@ export function createClient(kind: ClientKind, options: BenchClientOptions = {})
     : new DBSQLClient({ logger: sharedLogger() });
 }
 
-export function connectOptions(kind: ClientKind, endpoint: EmulatorEndpoint, options: BenchClientOptions = {}): Record<string, unknown> {
+export function connectOptions(
+  kind: ClientKind,
+  endpoint: EmulatorEndpoint,
+  options: BenchClientOptions = {},
+): Record<string, unknown> {
   const base = {
     host: endpoint.host,
     port: endpoint.port,
@@ -61,7 +65,11 @@ export function connectOptions(kind: ClientKind, endpoint: EmulatorEndpoint, opt
   return { ...base, telemetryEnabled: false };
 }
 
-export async function connect(kind: ClientKind, endpoint: EmulatorEndpoint, options: BenchClientOptions = {}): Promise<IDBSQLClient> {
+export async function connect(
+  kind: ClientKind,
+  endpoint: EmulatorEndpoint,
+  options: BenchClientOptions = {},
+): Promise<IDBSQLClient> {
   const client = createClient(kind, options);
   await client.connect(connectOptions(kind, endpoint, options) as unknown as Parameters<IDBSQLClient['connect']>[0]);
   return client;
@@ -82,7 +90,9 @@ export async function runQuery(session: IDBSQLSession, sql: string): Promise<num
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith('DATABRICKS_TELEMETRY')) env[key] = value;
+    if (!key.startsWith('DATABRICKS_TELEMETRY')) {
+      env[key] = value;
+    }
   }
   return env;
 }

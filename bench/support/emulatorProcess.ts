@@ -33,10 +33,14 @@ export class EmulatorProcess {
 
   /** `args`: the CLI's emulator options (by default any free port on 127.0.0.1). */
   static async start(args: string[] = ['--port', '0']): Promise<EmulatorProcess> {
-    const child = spawn(process.execPath, tsNodeArgs(join(ROOT, 'lib', 'cli', 'index.ts'), []).concat(['emulator', ...args]), {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      tsNodeArgs(join(ROOT, 'lib', 'cli', 'index.ts'), []).concat(['emulator', ...args]),
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const fields: Record<string, string> = {};
     let stderr = '';
     child.stderr?.on('data', (data: Buffer) => {
@@ -48,7 +52,9 @@ export class EmulatorProcess {
         buffer += data.toString();
         for (const line of buffer.split('\n')) {
           const match = /^\s+(host|port|path|token|CA file):\s+(.*)$/.exec(line);
-          if (match) fields[match[1]] = match[2].trim();
+          if (match) {
+            fields[match[1]] = match[2].trim();
+          }
         }
         if (['host', 'port', 'path', 'token', 'CA file'].every((key) => key in fields)) {
           child.stdout?.off('data', onData);
@@ -102,7 +108,9 @@ export class EmulatorProcess {
 
   /** Stops the emulator (SIGTERM: it closes hanging requests and removes its CA file). */
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      return;
+    }
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);

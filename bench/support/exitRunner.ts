@@ -37,10 +37,15 @@ export function runExitChild(spec: ExitChildSpec, killAfterMs = 30_000): Promise
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         const [word, value] = line.split(' ', 2);
-        if (word === 'DONE') doneAt = Number(value);
-        else if (word === 'CLOSE') closeMs = Number(value);
-        else if (word === 'CLOSING') closingAt = Number(value);
-        else if (word === 'ERROR') error = line;
+        if (word === 'DONE') {
+          doneAt = Number(value);
+        } else if (word === 'CLOSE') {
+          closeMs = Number(value);
+        } else if (word === 'CLOSING') {
+          closingAt = Number(value);
+        } else if (word === 'ERROR') {
+          error = line;
+        }
         newline = buffer.indexOf('\n');
       }
     });
@@ -57,7 +62,11 @@ export function runExitChild(spec: ExitChildSpec, killAfterMs = 30_000): Promise
         return;
       }
       if (doneAt === undefined) {
-        reject(new Error(`exit child ${JSON.stringify({ ...spec, endpoint: undefined })} ended without DONE (${code}) ${error ?? ''}`));
+        reject(
+          new Error(
+            `exit child ${JSON.stringify({ ...spec, endpoint: undefined })} ended without DONE (${code}) ${error ?? ''}`,
+          ),
+        );
         return;
       }
       resolve({ exitMs: exitAt - doneAt, finished: true, closeMs, code });

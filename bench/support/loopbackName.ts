@@ -7,7 +7,9 @@ import dns from 'dns';
 export function resolveTo(hostName: string, address: string): void {
   const lookup = dns.lookup;
   const patched = function (this: unknown, host: string, ...rest: unknown[]) {
-    if (host !== hostName) return (lookup as (...args: unknown[]) => unknown).call(this, host, ...rest);
+    if (host !== hostName) {
+      return (lookup as (...args: unknown[]) => unknown).call(this, host, ...rest);
+    }
     const callback = rest[rest.length - 1] as (...args: unknown[]) => void;
     const options = rest.length > 1 ? rest[0] : undefined;
     const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all;

@@ -1,7 +1,9 @@
 /** Small statistics helpers for the benchmarks. */
 
 export function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
+  if (values.length === 0) {
+    return NaN;
+  }
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
@@ -28,7 +30,9 @@ export function medianSe(values: readonly number[]): number {
 
 /** Standard error of the mean of `values`; 0 for fewer than two. */
 export function meanSe(values: readonly number[]): number {
-  if (values.length < 2) return 0;
+  if (values.length < 2) {
+    return 0;
+  }
   const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
   const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1);
   return Math.sqrt(variance / values.length);

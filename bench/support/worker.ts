@@ -23,9 +23,14 @@ export class QueryWorker {
     this.child.on('message', (message: WorkerReply) => {
       const pending = this.pending;
       this.pending = undefined;
-      if (!pending) return;
-      if (message.type === 'error') pending.reject(new Error(`${this.name}: ${message.message}`));
-      else pending.resolve(message);
+      if (!pending) {
+        return;
+      }
+      if (message.type === 'error') {
+        pending.reject(new Error(`${this.name}: ${message.message}`));
+      } else {
+        pending.resolve(message);
+      }
     });
     this.child.on('exit', (code) => {
       const pending = this.pending;
@@ -35,24 +40,33 @@ export class QueryWorker {
   }
 
   request(message: WorkerRequest): Promise<WorkerReply> {
-    if (this.pending) return Promise.reject(new Error(`${this.name} is busy`));
+    if (this.pending) {
+      return Promise.reject(new Error(`${this.name} is busy`));
+    }
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       this.child.send(message);
     });
   }
 
-  async sample(sql: string, queries: number): Promise<{ cpuAtStart: number; cpuAtEnd: number; wallMs: number; rows: number }> {
+  async sample(
+    sql: string,
+    queries: number,
+  ): Promise<{ cpuAtStart: number; cpuAtEnd: number; wallMs: number; rows: number }> {
     const reply = await this.request({ type: 'sample', sql, queries });
     this.queriesRun += queries;
-    if (reply.type !== 'sample') throw new Error(`${this.name}: unexpected reply ${reply.type}`);
+    if (reply.type !== 'sample') {
+      throw new Error(`${this.name}: unexpected reply ${reply.type}`);
+    }
     return reply;
   }
 
   /** This worker's cumulative CPU now, in µs. */
   async mark(): Promise<number> {
     const reply = await this.request({ type: 'mark' });
-    if (reply.type !== 'mark') throw new Error(`${this.name}: unexpected reply ${reply.type}`);
+    if (reply.type !== 'mark') {
+      throw new Error(`${this.name}: unexpected reply ${reply.type}`);
+    }
     return reply.cpuAt;
   }
 
@@ -62,7 +76,9 @@ export class QueryWorker {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
+    if (this.child.exitCode !== null) {
+      return;
+    }
     const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     try {
       await Promise.race([this.request({ type: 'stop' }), new Promise((resolve) => setTimeout(resolve, 5000))]);
@@ -70,7 +86,9 @@ export class QueryWorker {
       // Exiting anyway.
     }
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    if (this.child.connected) this.child.disconnect();
+    if (this.child.connected) {
+      this.child.disconnect();
+    }
     await exited;
     clearTimeout(timer);
   }

@@ -41,9 +41,13 @@ const DEFAULT_IO: DemoIO = { out: (line) => console.log(line), err: process.stde
 const QUIET_LOGGER: IDBSQLLogger = { log: () => undefined };
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
+  if (raw === undefined) {
+    return fallback;
+  }
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`Invalid --${name}: ${raw}`);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`Invalid --${name}: ${raw}`);
+  }
   return value;
 }
 
@@ -55,7 +59,13 @@ function workloadLine(result: DemoWorkloadResult): string {
   );
 }
 
-function print(io: DemoIO, json: boolean, title: string, summary: TelemetrySummary, extra: Record<string, unknown>): void {
+function print(
+  io: DemoIO,
+  json: boolean,
+  title: string,
+  summary: TelemetrySummary,
+  extra: Record<string, unknown>,
+): void {
   if (json) {
     io.out(JSON.stringify({ ...extra, summary }));
     return;
@@ -115,7 +125,9 @@ export async function demoCommand(args: string[], io: DemoIO = DEFAULT_IO): Prom
       connection: { host: values.host!, path: values.path!, token: values.token!, ...(port ? { port } : {}) },
     });
     progress.done('done');
-    if (!json) io.out(workloadLine(result));
+    if (!json) {
+      io.out(workloadLine(result));
+    }
     if (!auditFile) {
       io.out(
         json
@@ -129,14 +141,22 @@ export async function demoCommand(args: string[], io: DemoIO = DEFAULT_IO): Prom
     try {
       decoded = decodeTelemetryText(readFileSync(auditFile, 'utf8'));
     } catch (error) {
-      io.out(`Could not read the audit file: ${(error as Error).message} (did the server feature flag allow telemetry?)`);
+      io.out(
+        `Could not read the audit file: ${(error as Error).message} (did the server feature flag allow telemetry?)`,
+      );
       return 0;
     }
     // The audit file may hold earlier runs: keep this run's logs.
     const logs = decoded.logs.filter(({ log }) => (factsOf(log).timestamp ?? startedAt) >= startedAt - 1000);
-    print(io, json, `What was sent (decoded from the audit file ${auditFile}; upload sizes are not in it)`, summarize({ uploads: [], logs }), {
-      workload: result,
-    });
+    print(
+      io,
+      json,
+      `What was sent (decoded from the audit file ${auditFile}; upload sizes are not in it)`,
+      summarize({ uploads: [], logs }),
+      {
+        workload: result,
+      },
+    );
     return 0;
   }
 
@@ -148,7 +168,9 @@ export async function demoCommand(args: string[], io: DemoIO = DEFAULT_IO): Prom
     const decoded = decodeRecordedUploads(emulator.telemetry.requests());
     const summary = summarize(decoded);
     const counts = emulator.requestCounts();
-    if (!json) io.out(workloadLine(result));
+    if (!json) {
+      io.out(workloadLine(result));
+    }
     print(io, json, "What was uploaded (decoded from the emulator's telemetry collector)", summary, {
       workload: result,
       requestCounts: counts,

@@ -36,11 +36,15 @@ export interface DemoWorkloadResult {
 const FETCH_ROWS = 100_000;
 
 function errorLabel(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
   // OperationStateError carries the operation status: its SQLSTATE names the failure without the message.
   const { response } = error as { response?: { sqlState?: unknown; status?: { sqlState?: unknown } } };
   const sqlState = response?.sqlState ?? response?.status?.sqlState;
-  return typeof sqlState === 'string' && sqlState !== '' ? `${error.constructor.name} (${sqlState})` : error.constructor.name;
+  return typeof sqlState === 'string' && sqlState !== ''
+    ? `${error.constructor.name} (${sqlState})`
+    : error.constructor.name;
 }
 
 /**
@@ -64,7 +68,12 @@ export async function runDemoWorkload(options: DemoWorkloadOptions): Promise<Dem
   const connect = async (label: string, extra: Partial<TelemetryConnectionOptions> = {}): Promise<DBSQLClient> => {
     progress.step(`connecting (${label})`);
     const client = new DBSQLClient({ logger: options.logger });
-    await client.connect({ ...options.connection, telemetryEnabled: true, ...options.telemetry, ...extra } as TelemetryConnectionOptions);
+    await client.connect({
+      ...options.connection,
+      telemetryEnabled: true,
+      ...options.telemetry,
+      ...extra,
+    } as TelemetryConnectionOptions);
     result.connections += 1;
     return client;
   };
@@ -104,9 +113,15 @@ export async function runDemoWorkload(options: DemoWorkloadOptions): Promise<Dem
   try {
     await withSession(interactive, async (session) => {
       progress.step('session 1: SELECT 1 x5, range(100) in columns x3 and in Arrow x3');
-      for (let i = 0; i < 5; i += 1) await run(session, 'SELECT 1');
-      for (let i = 0; i < 3; i += 1) await run(session, 'SELECT * FROM range(100) /* emulator: format=columns */');
-      for (let i = 0; i < 3; i += 1) await run(session, 'SELECT * FROM range(100) /* emulator: format=arrow */');
+      for (let i = 0; i < 5; i += 1) {
+        await run(session, 'SELECT 1');
+      }
+      for (let i = 0; i < 3; i += 1) {
+        await run(session, 'SELECT * FROM range(100) /* emulator: format=columns */');
+      }
+      for (let i = 0; i < 3; i += 1) {
+        await run(session, 'SELECT * FROM range(100) /* emulator: format=arrow */');
+      }
     });
 
     await withSession(interactive, async (session) => {
@@ -118,7 +133,10 @@ export async function runDemoWorkload(options: DemoWorkloadOptions): Promise<Dem
         ['table types', () => session.getTableTypes()],
         ['columns', () => session.getColumns({ catalogName: 'main', schemaName: 'default', tableName: 'orders' })],
         ['functions', () => session.getFunctions({ catalogName: 'main', schemaName: 'default', functionName: '%' })],
-        ['primary keys', () => session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' })],
+        [
+          'primary keys',
+          () => session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }),
+        ],
         [
           'cross reference',
           () =>

@@ -24,7 +24,9 @@ export async function startEmulatorCommand(args: string[], print: (line: string)
     options: { port: { type: 'string' }, host: { type: 'string' }, token: { type: 'string' } },
   });
   const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`Invalid --port: ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`Invalid --port: ${values.port}`);
+  }
   const emulator = await startEmulator({ port, host: values.host, token: values.token });
   const directory = mkdtempSync(join(tmpdir(), 'dbsql-telemetry-emulator-'));
   const caPath = join(directory, 'ca.pem');

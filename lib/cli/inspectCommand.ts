@@ -31,7 +31,9 @@ const DEFAULT_IO: InspectIO = {
 
 function reportProblems(decoded: DecodedInput, io: InspectIO, max: number): void {
   decoded.problems.slice(0, max).forEach((problem) => io.err(`skipped ${problem.source}: ${problem.reason}`));
-  if (decoded.problems.length > max) io.err(`... and ${decoded.problems.length - max} more skipped parts`);
+  if (decoded.problems.length > max) {
+    io.err(`... and ${decoded.problems.length - max} more skipped parts`);
+  }
 }
 
 /** `dbsql-telemetry inspect`: returns the exit code (1: no input, or nothing in it decoded). */
@@ -71,12 +73,20 @@ export async function inspectCommand(args: string[], io: InspectIO = DEFAULT_IO)
 
   if (values.json) {
     for (const entry of decoded.logs) {
-      io.out(JSON.stringify({ source: entry.source, ...(entry.upload === undefined ? {} : { upload: entry.upload }), log: entry.log }));
+      io.out(
+        JSON.stringify({
+          source: entry.source,
+          ...(entry.upload === undefined ? {} : { upload: entry.upload }),
+          log: entry.log,
+        }),
+      );
     }
   } else {
     io.out(
       `${file}: ${decoded.format}; ${decoded.uploads.length} uploads, ${decoded.logs.length} logs` +
-        (decoded.problems.length > 0 ? `, ${decoded.problems.length} ${decoded.problems.length === 1 ? 'part' : 'parts'} skipped` : ''),
+        (decoded.problems.length > 0
+          ? `, ${decoded.problems.length} ${decoded.problems.length === 1 ? 'part' : 'parts'} skipped`
+          : ''),
     );
     if (decoded.uploads.length > 0) {
       io.out('');

@@ -33,9 +33,13 @@ export class Progress {
 
   /** A live update within the step (rows fetched...); throttled, and shown on a terminal only. */
   update(text: string): void {
-    if (!this.tty) return;
+    if (!this.tty) {
+      return;
+    }
     const now = Date.now();
-    if (now - this.lastUpdate < this.minUpdateIntervalMs) return;
+    if (now - this.lastUpdate < this.minUpdateIntervalMs) {
+      return;
+    }
     this.lastUpdate = now;
     this.show(text, false);
   }

@@ -6,7 +6,8 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
   const numeric = header.map(
     (_title, i) =>
-      rows.some((row) => /\d/.test(row[i] ?? '')) && rows.every((row) => /^(-|[\d.,]+( ?[a-zA-Z]+)?)?$/.test(row[i] ?? '')),
+      rows.some((row) => /\d/.test(row[i] ?? '')) &&
+      rows.every((row) => /^(-|[\d.,]+( ?[a-zA-Z]+)?)?$/.test(row[i] ?? '')),
   );
   const line = (cells: readonly string[]) =>
     cells
@@ -18,14 +19,20 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
 
 /** `1234567` → `1.2 MB`; bytes below 1 kB stay exact. */
 export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  if (bytes < 1024) {
+    return `${bytes} B`;
+  }
+  if (bytes < 1024 * 1024) {
+    return `${(bytes / 1024).toFixed(1)} kB`;
+  }
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 function counts(record: Record<string, number>): string {
   const entries = Object.entries(record);
-  if (entries.length === 0) return '-';
+  if (entries.length === 0) {
+    return '-';
+  }
   return entries
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
     .map(([name, count]) => (count === 1 && entries.length === 1 ? name : `${name} x${count}`))
@@ -38,7 +45,18 @@ function ms(value: number | undefined): string {
 
 /** The summary as text: the per-kind table, then the upload and error lines. */
 export function renderSummary(summary: TelemetrySummary): string[] {
-  const header = ['operation_type', 'statement_type', 'count', 'p50 ms', 'p95 ms', 'max ms', 'results', 'chunks', 'polls', 'errors'];
+  const header = [
+    'operation_type',
+    'statement_type',
+    'count',
+    'p50 ms',
+    'p95 ms',
+    'max ms',
+    'results',
+    'chunks',
+    'polls',
+    'errors',
+  ];
   const rows = summary.kinds.map((kind) => [
     kind.operationType,
     kind.statementType,
@@ -79,14 +97,28 @@ function shortId(id: string | undefined): string {
 }
 
 function time(timestamp: number | undefined): string {
-  if (timestamp === undefined) return '-';
+  if (timestamp === undefined) {
+    return '-';
+  }
   const date = new Date(timestamp);
   return Number.isNaN(date.getTime()) ? String(timestamp) : date.toISOString().slice(11, 23);
 }
 
 /** One row per decoded log. */
 export function renderLogTable(logs: readonly DecodedLog[]): string[] {
-  const header = ['#', 'upload', 'time', 'session', 'statement', 'operation_type', 'statement_type', 'latency ms', 'result', 'chunks', 'error'];
+  const header = [
+    '#',
+    'upload',
+    'time',
+    'session',
+    'statement',
+    'operation_type',
+    'statement_type',
+    'latency ms',
+    'result',
+    'chunks',
+    'error',
+  ];
   const rows = logs.map((entry, i) => {
     const facts = factsOf(entry.log);
     const chunks =

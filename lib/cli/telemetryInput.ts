@@ -75,8 +75,12 @@ function isRecordings(value: unknown): value is AnyRecord {
 }
 
 function describe(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
+  if (Array.isArray(value)) {
+    return 'an array';
+  }
+  if (value === null) {
+    return 'null';
+  }
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
@@ -97,8 +101,11 @@ class Decoder {
 
   result(): DecodedInput {
     let format: InputFormat = 'empty';
-    if (this.kinds.size === 1) [format] = [...this.kinds];
-    else if (this.kinds.size > 1) format = 'mixed';
+    if (this.kinds.size === 1) {
+      [format] = [...this.kinds];
+    } else if (this.kinds.size > 1) {
+      format = 'mixed';
+    }
     return { format, uploads: this.uploads, logs: this.logs, problems: this.problems };
   }
 
@@ -132,8 +139,12 @@ class Decoder {
     }
     const index = this.uploads.length + 1;
     const upload: DecodedUpload = { index, source, bytes, logCount: 0 };
-    if (path !== undefined) upload.path = path;
-    if (typeof body.uploadTime === 'number') upload.uploadTime = body.uploadTime;
+    if (path !== undefined) {
+      upload.path = path;
+    }
+    if (typeof body.uploadTime === 'number') {
+      upload.uploadTime = body.uploadTime;
+    }
     this.uploads.push(upload);
     const entries = acceptedLogs ?? protoLogs;
     entries.forEach((entry, i) => {
@@ -203,7 +214,9 @@ function recordedBytes(request: RecordedUploadLike): number {
 export function decodeTelemetryText(text: string): DecodedInput {
   const decoder = new Decoder();
   const trimmed = text.replace(/^\uFEFF/, '').trim();
-  if (trimmed === '') return decoder.result();
+  if (trimmed === '') {
+    return decoder.result();
+  }
   let whole: unknown;
   let parsedWhole = false;
   try {
@@ -219,7 +232,9 @@ export function decodeTelemetryText(text: string): DecodedInput {
   } else {
     text.split(/\r?\n/).forEach((rawLine, i) => {
       const line = rawLine.trim();
-      if (line === '') return;
+      if (line === '') {
+        return;
+      }
       const source = `line ${i + 1}`;
       let value: unknown;
       try {
@@ -269,8 +284,12 @@ function record(value: unknown): AnyRecord {
 }
 
 function num(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    return value;
+  }
+  if (typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value)) {
+    return Number(value);
+  }
   return undefined;
 }
 
@@ -290,16 +309,25 @@ export function factsOf(log: unknown): LogFacts {
   const statementId = str(driverLog.sql_statement_id);
 
   let kind: LogFacts['kind'] = 'other';
-  if (errorName !== undefined) kind = 'error';
-  else if (statementId !== undefined || Object.keys(operation).length > 0) kind = 'statement';
-  else if (isRecord(driverLog.system_configuration) || isRecord(driverLog.driver_connection_params)) kind = 'connection';
+  if (errorName !== undefined) {
+    kind = 'error';
+  } else if (statementId !== undefined || Object.keys(operation).length > 0) {
+    kind = 'statement';
+  } else if (isRecord(driverLog.system_configuration) || isRecord(driverLog.driver_connection_params)) {
+    kind = 'connection';
+  }
 
   const facts: LogFacts = { kind };
   const set = <K extends keyof LogFacts>(key: K, value: LogFacts[K] | undefined): void => {
-    if (value !== undefined) facts[key] = value;
+    if (value !== undefined) {
+      facts[key] = value;
+    }
   };
   set('timestamp', num(record(record(root.context).client_context).timestamp_millis));
-  set('workspaceId', root.workspace_id === undefined || root.workspace_id === null ? undefined : String(root.workspace_id));
+  set(
+    'workspaceId',
+    root.workspace_id === undefined || root.workspace_id === null ? undefined : String(root.workspace_id),
+  );
   set('sessionId', str(driverLog.session_id));
   set('statementId', statementId);
   set('operationType', str(detail.operation_type));

@@ -56,7 +56,9 @@ export interface TelemetrySummary {
  * was really observed. `undefined` for no values.
  */
 export function percentile(values: readonly number[], p: number): number | undefined {
-  if (values.length === 0) return undefined;
+  if (values.length === 0) {
+    return undefined;
+  }
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.ceil((Math.min(Math.max(p, 0), 100) / 100) * sorted.length);
   return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1];
@@ -91,8 +93,12 @@ function kindRank(operationType: string): number {
 
 /** The operation-type label of a log: its `operation_type`, or what kind of log it is. */
 export function operationLabel(facts: LogFacts): string {
-  if (facts.operationType) return facts.operationType;
-  if (facts.kind === 'connection') return 'CONNECTION';
+  if (facts.operationType) {
+    return facts.operationType;
+  }
+  if (facts.kind === 'connection') {
+    return 'CONNECTION';
+  }
   return facts.kind === 'error' ? 'ERROR' : 'OTHER';
 }
 
@@ -111,8 +117,12 @@ export function summarize(input: Pick<DecodedInput, 'uploads' | 'logs'>): Teleme
   for (const { log } of input.logs) {
     const facts = factsOf(log);
     logKinds[facts.kind] += 1;
-    if (facts.sessionId) sessions.add(facts.sessionId);
-    if (facts.statementId) statements.add(facts.statementId);
+    if (facts.sessionId) {
+      sessions.add(facts.sessionId);
+    }
+    if (facts.statementId) {
+      statements.add(facts.statementId);
+    }
     const operationType = operationLabel(facts);
     const statementType = facts.statementType ?? '-';
     const key = `${operationType}\0${statementType}`;
@@ -135,9 +145,15 @@ export function summarize(input: Pick<DecodedInput, 'uploads' | 'logs'>): Teleme
       rows.set(key, row);
     }
     row.count += 1;
-    if (facts.latencyMs !== undefined) row.latencies.push(facts.latencyMs);
-    if (facts.executionResult) increment(row.resultFormats, facts.executionResult);
-    if (facts.isCompressed) row.compressed += 1;
+    if (facts.latencyMs !== undefined) {
+      row.latencies.push(facts.latencyMs);
+    }
+    if (facts.executionResult) {
+      increment(row.resultFormats, facts.executionResult);
+    }
+    if (facts.isCompressed) {
+      row.compressed += 1;
+    }
     row.chunksPresent += facts.chunksPresent ?? 0;
     row.chunksIterated += facts.chunksIterated ?? 0;
     row.chunkDownloadMs += facts.chunkDownloadMs ?? 0;
@@ -178,7 +194,9 @@ export function summarize(input: Pick<DecodedInput, 'uploads' | 'logs'>): Teleme
 
 function uploadStats(uploads: DecodedInput['uploads']): UploadStats {
   const stats: UploadStats = { count: uploads.length, totalBytes: 0, endpoints: {} };
-  if (uploads.length === 0) return stats;
+  if (uploads.length === 0) {
+    return stats;
+  }
   const sizes = uploads.map((upload) => upload.bytes);
   const logCounts = uploads.map((upload) => upload.logCount);
   stats.totalBytes = sizes.reduce((sum, size) => sum + size, 0);
@@ -187,6 +205,8 @@ function uploadStats(uploads: DecodedInput['uploads']): UploadStats {
   stats.meanBytes = Math.round(stats.totalBytes / uploads.length);
   stats.minLogs = Math.min(...logCounts);
   stats.maxLogs = Math.max(...logCounts);
-  for (const upload of uploads) increment(stats.endpoints, upload.path ?? 'unknown');
+  for (const upload of uploads) {
+    increment(stats.endpoints, upload.path ?? 'unknown');
+  }
   return stats;
 }

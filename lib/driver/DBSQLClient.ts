@@ -22,7 +22,8 @@ export type TelemetryClientOptions = ClientOptions & TelemetryOptions;
 export type TelemetryConnectionOptions = ConnectionOptions & TelemetryOptions;
 
 /** Drivers from 1.15 ask their client for a telemetry emitter at points inside their own code. */
-const DRIVER_REPORTS_EVENTS = typeof (DriverDBSQLClient.prototype as { getTelemetryEmitter?: unknown }).getTelemetryEmitter === 'function';
+const DRIVER_REPORTS_EVENTS =
+  typeof (DriverDBSQLClient.prototype as { getTelemetryEmitter?: unknown }).getTelemetryEmitter === 'function';
 
 /**
  * The driver's native backend (the "kernel", over its own HTTP stack), which a driver that ships
@@ -32,11 +33,12 @@ const DriverKernelBackend = driverKernelBackend();
 
 /** Said once per connect() when telemetry is on but the driver runs its kernel backend. */
 const KERNEL_NOT_OBSERVED =
-  'Telemetry: this connection runs on the driver\'s kernel backend (useKernel), which sends no Thrift calls; ' +
+  "Telemetry: this connection runs on the driver's kernel backend (useKernel), which sends no Thrift calls; " +
   'nothing is observed or reported for it (no connection, statement or error logs, no feature-flag or telemetry requests), ' +
-  'and the kernel\'s own telemetry stays off';
+  "and the kernel's own telemetry stays off";
 
-type HeadersLike = Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
+type HeadersLike =
+  Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
 
 /**
  * The driver's own client with our telemetry underneath: same API, same behaviour, one import
@@ -50,7 +52,10 @@ export default class DBSQLClient extends DriverDBSQLClient {
   private telemetry?: TelemetryConnection;
 
   /** `provider` is for tests and embedders; by default connections share the process-wide one. */
-  constructor(options: TelemetryClientOptions = {}, provider: TelemetryClientProvider = TelemetryClientProvider.getDefault()) {
+  constructor(
+    options: TelemetryClientOptions = {},
+    provider: TelemetryClientProvider = TelemetryClientProvider.getDefault(),
+  ) {
     super(options);
     this.clientTelemetryOptions = options;
     this.telemetryProvider = provider;
@@ -179,7 +184,10 @@ export default class DBSQLClient extends DriverDBSQLClient {
     try {
       telemetry.observeThriftClient(await super.getClient());
     } catch (error) {
-      this.getLogger().log(LogLevel.debug, `Telemetry: could not observe the Thrift client: ${(error as Error)?.message}`);
+      this.getLogger().log(
+        LogLevel.debug,
+        `Telemetry: could not observe the Thrift client: ${(error as Error)?.message}`,
+      );
     }
   }
 

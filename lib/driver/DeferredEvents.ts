@@ -105,7 +105,10 @@ export default class DeferredEvents implements TelemetryEventSink {
     }
     // Stamped now, not at delivery: the emitter would stamp it with its own time. Bad input is
     // held as it came, for the emitter to reject and log.
-    const stamped = typeof fields === 'object' && fields !== null && fields.timestamp === undefined ? { ...fields, timestamp: Date.now() } : fields;
+    const stamped =
+      typeof fields === 'object' && fields !== null && fields.timestamp === undefined
+        ? { ...fields, timestamp: Date.now() }
+        : fields;
     this.held.push(method, stamped);
     this.scheduleDelivery();
   }

@@ -52,7 +52,11 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
     return undefined;
   }
   const proto = base.prototype as Partial<RetryPolicyInternals>;
-  if (typeof proto.shouldRetry !== 'function' || typeof proto.computeRetry !== 'function' || typeof proto.computeNetworkErrorRetry !== 'function') {
+  if (
+    typeof proto.shouldRetry !== 'function' ||
+    typeof proto.computeRetry !== 'function' ||
+    typeof proto.computeNetworkErrorRetry !== 'function'
+  ) {
     return undefined;
   }
   return class CountingRetryPolicy extends base {
@@ -149,7 +153,10 @@ export default class RetryCounter {
           context = internals?.context;
           counting = countingClass(internals?.constructor as RetryPolicyClass, context, slot) ?? null;
           if (counting === null) {
-            slot.logger.log(LogLevel.debug, 'Telemetry: this driver retry policy cannot be observed; retries are not counted');
+            slot.logger.log(
+              LogLevel.debug,
+              'Telemetry: this driver retry policy cannot be observed; retries are not counted',
+            );
           } else {
             return new counting(context) as unknown as typeof policy;
           }

@@ -57,7 +57,11 @@ export default class SessionCallWatch {
         return call(original, this, args).then(undefined, (error: unknown) => {
           quietly(() => {
             if (calls.sentCalls() === sentBefore) {
-              events.emitError({ sessionId: session.id, errorName: ExceptionClassifier.safeErrorName(error), isTerminal: true });
+              events.emitError({
+                sessionId: session.id,
+                errorName: ExceptionClassifier.safeErrorName(error),
+                isTerminal: true,
+              });
             }
           });
           throw error;

@@ -102,7 +102,12 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     this.emitter = new TelemetryEventEmitter(this);
     OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
     this.events = new DeferredEvents(this.emitter);
-    this.observer = new ThriftClientObserver(this.events, options.logger, () => this.watchDownloads(), options.driverReportsEvents);
+    this.observer = new ThriftClientObserver(
+      this.events,
+      options.logger,
+      () => this.watchDownloads(),
+      options.driverReportsEvents,
+    );
     this.receiver = new DriverEventReceiver(this);
     this.sessionCalls = new SessionCallWatch(this.observer, this.events);
     this.driverEvents = this.receiver;
@@ -225,7 +230,10 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       const waitMs = Math.max(0, until - Date.now());
       this.idleTimer = setTimeout(() => this.resume(), waitMs);
       this.idleTimer.unref();
-      this.options.logger.log(LogLevel.debug, `Telemetry: the workspace's feature flag is off; not observing the driver for ${waitMs} ms`);
+      this.options.logger.log(
+        LogLevel.debug,
+        `Telemetry: the workspace's feature flag is off; not observing the driver for ${waitMs} ms`,
+      );
     } catch (error) {
       this.options.logger.log(LogLevel.debug, `Telemetry: could not go idle: ${(error as Error)?.message}`);
     }
@@ -247,7 +255,9 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   }
 
   hasExitWork(): boolean {
-    return !this.released && (this.enqueuedSinceExitFlush || this.events.hasHeld() || this.observer.hasOpenOperations());
+    return (
+      !this.released && (this.enqueuedSinceExitFlush || this.events.hasHeld() || this.observer.hasOpenOperations())
+    );
   }
 
   async flushAtExit(): Promise<void> {
@@ -291,7 +301,10 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     const errorName = ExceptionClassifier.safeErrorName(error);
     if (ExceptionClassifier.isHostUnreachable(error)) {
       // The telemetry endpoint is on the same host: a report would fail the same way.
-      this.options.logger.log(LogLevel.debug, `Telemetry: the session open failed before reaching the host (${errorName}); not reported`);
+      this.options.logger.log(
+        LogLevel.debug,
+        `Telemetry: the session open failed before reaching the host (${errorName}); not reported`,
+      );
       return;
     }
     this.acquireClient();

@@ -25,7 +25,6 @@ type Rpc = (this: unknown, request: unknown, callback?: Callback) => unknown;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ThriftStruct = any;
 
-
 /** Marks an observed client; the slot says which observer its RPCs report to. */
 const OBSERVER = Symbol('dbsql-telemetry.observer');
 
@@ -36,7 +35,13 @@ interface ObserverSlot {
 }
 
 /** Reads one kind of RPC's successful response: `now` is when it arrived. */
-type RpcReader = (observer: ThriftClientObserver, request: ThriftStruct, response: ThriftStruct, startedAt: number, now: number) => void;
+type RpcReader = (
+  observer: ThriftClientObserver,
+  request: ThriftStruct,
+  response: ThriftStruct,
+  startedAt: number,
+  now: number,
+) => void;
 
 /** Where the observer's events go, and its reading waits, in one order. */
 export interface ObservationQueue extends TelemetryEventSink {
@@ -138,7 +143,12 @@ export default class ThriftClientObserver implements RetryReceiver {
     onFirstLink?: () => void,
     private readonly downloadsReported = false,
   ) {
-    this.links = new CloudFetchLinkRegistry(events, (statementId) => this.operations.get(statementId), onFirstLink, !downloadsReported);
+    this.links = new CloudFetchLinkRegistry(
+      events,
+      (statementId) => this.operations.get(statementId),
+      onFirstLink,
+      !downloadsReported,
+    );
   }
 
   /**
@@ -242,7 +252,10 @@ export default class ThriftClientObserver implements RetryReceiver {
     this.events.defer(ThriftClientObserver.applyDownload, { observer: this, download });
   }
 
-  private static readonly applyDownload: DeferredWork<{ observer: ThriftClientObserver; download: ChunkDownload }> = ({ observer, download }) => {
+  private static readonly applyDownload: DeferredWork<{ observer: ThriftClientObserver; download: ChunkDownload }> = ({
+    observer,
+    download,
+  }) => {
     const observation = observer.operations.get(download.statementId);
     if (observation === undefined) {
       return;
@@ -342,7 +355,8 @@ export default class ThriftClientObserver implements RetryReceiver {
     }
     switch (name) {
       case 'GetOperationStatus':
-        return (observer, request, response, startedAt, now) => observer.observeStatus(request, response, startedAt, now);
+        return (observer, request, response, startedAt, now) =>
+          observer.observeStatus(request, response, startedAt, now);
       case 'GetResultSetMetadata':
         return (observer, request, response) => observer.observeResultMetadata(request, response);
       default:
@@ -368,7 +382,17 @@ export default class ThriftClientObserver implements RetryReceiver {
       return;
     }
     try {
-      const outcome: RpcOutcome = { observer: this, name, read, request, error, response, startedAt, now: Date.now(), seqid };
+      const outcome: RpcOutcome = {
+        observer: this,
+        name,
+        read,
+        request,
+        error,
+        response,
+        startedAt,
+        now: Date.now(),
+        seqid,
+      };
       if (!this.downloadsReported && error === null && announcesLinks(name, response)) {
         // A later page's links need its operation's start read first; a start needs nothing held
         // before it, and what is held stays held.
@@ -423,7 +447,11 @@ export default class ThriftClientObserver implements RetryReceiver {
           this.retriesBySeqid.set(call.seqid, (this.retriesBySeqid.get(call.seqid) ?? 0) + retries);
         }
       } else if (call.handleGuid !== undefined) {
-        this.events.defer(ThriftClientObserver.applyStatementRetries, { observer: this, handleGuid: call.handleGuid, retries });
+        this.events.defer(ThriftClientObserver.applyStatementRetries, {
+          observer: this,
+          handleGuid: call.handleGuid,
+          retries,
+        });
       }
       return;
     }
@@ -433,7 +461,11 @@ export default class ThriftClientObserver implements RetryReceiver {
     }
   }
 
-  private static readonly applyStatementRetries: DeferredWork<StatementRetries> = ({ observer, handleGuid, retries }) => {
+  private static readonly applyStatementRetries: DeferredWork<StatementRetries> = ({
+    observer,
+    handleGuid,
+    retries,
+  }) => {
     const observation = observer.operations.get(guidToUuid(handleGuid) ?? '');
     if (observation !== undefined) {
       observation.retryCount += retries;
@@ -525,7 +557,11 @@ export default class ThriftClientObserver implements RetryReceiver {
     const statementId = guidToUuid(handle?.operationId?.guid);
     if (!statementId || !sessionId) {
       if (isErrorStatus(response.status)) {
-        this.events.emitError({ sessionId, errorName: sqlStateOr(response.status.sqlState, 'StatusError'), isTerminal: true });
+        this.events.emitError({
+          sessionId,
+          errorName: sqlStateOr(response.status.sqlState, 'StatusError'),
+          isTerminal: true,
+        });
       }
       return;
     }
@@ -589,7 +625,11 @@ export default class ThriftClientObserver implements RetryReceiver {
       return;
     }
     // The driver has already retried what it retries: a failed RPC is final for the caller.
-    this.events.emitError({ sessionId: guidToUuid(request?.sessionHandle?.sessionId?.guid), errorName, isTerminal: true });
+    this.events.emitError({
+      sessionId: guidToUuid(request?.sessionHandle?.sessionId?.guid),
+      errorName,
+      isTerminal: true,
+    });
   }
 
   private applyOperationStatus(observation: OperationObservation, status: ThriftStruct, now: number): void {

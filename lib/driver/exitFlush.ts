@@ -24,7 +24,9 @@ function onBeforeExit(): void {
   const done = () => {
     flushing = false;
   };
-  withDeadline(Promise.all(pending.map((connection) => connection.flushAtExit())), deadlineMs, () => undefined, { ref: true }).then(done, done);
+  withDeadline(Promise.all(pending.map((connection) => connection.flushAtExit())), deadlineMs, () => undefined, {
+    ref: true,
+  }).then(done, done);
 }
 
 export function trackForExit(connection: ExitFlushable): void {

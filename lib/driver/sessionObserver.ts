@@ -7,7 +7,6 @@ import { call, STATEMENT_METHODS } from './SessionCallWatch';
 
 type AnyMethod = (...args: unknown[]) => Promise<unknown>;
 
-
 /**
  * Wraps, on the instance, the session methods whose timing and outcome only the caller sees:
  * when the application asked for a statement, when it closed it, what its fetches threw. Each

@@ -26,7 +26,14 @@ const T_STOP = 0;
 /** Deeper than any TCLIService request: a corrupt body cannot recurse without bound. */
 const MAX_DEPTH = 32;
 
-const FIXED_SIZES: Readonly<Record<number, number>> = { [T_BOOL]: 1, [T_BYTE]: 1, [T_DOUBLE]: 8, [T_I16]: 2, [T_I32]: 4, [T_I64]: 8 };
+const FIXED_SIZES: Readonly<Record<number, number>> = {
+  [T_BOOL]: 1,
+  [T_BYTE]: 1,
+  [T_DOUBLE]: 8,
+  [T_I16]: 2,
+  [T_I32]: 4,
+  [T_I64]: 8,
+};
 
 class Reader {
   offset = 0;
@@ -151,7 +158,12 @@ export function readThriftCall(body: unknown): ThriftCall | undefined {
     const seqid = reader.i32();
     const call: ThriftCall = { name, seqid };
     // args.req -> operationHandle (or sessionHandle) -> operationId (sessionId) -> guid.
-    if (reader.toFirstField(T_STRUCT) && reader.toFirstField(T_STRUCT) && reader.toFirstField(T_STRUCT) && reader.toFirstField(T_STRING)) {
+    if (
+      reader.toFirstField(T_STRUCT) &&
+      reader.toFirstField(T_STRUCT) &&
+      reader.toFirstField(T_STRUCT) &&
+      reader.toFirstField(T_STRING)
+    ) {
       call.handleGuid = reader.bytes();
     }
     return call;

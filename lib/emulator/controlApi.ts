@@ -36,7 +36,11 @@ export function handleControl(emulator: Emulator, method: string, url: URL, rawB
         return jsonReply(200, {});
       case 'POST /emulator/faults':
         if (typeof body?.target !== 'string' || typeof body.sequence !== 'object' || body.sequence === null) {
-          return errorReply(400, 'INVALID_PARAMETER_VALUE', 'Expected {"target": string, "sequence": fault or [faults]}');
+          return errorReply(
+            400,
+            'INVALID_PARAMETER_VALUE',
+            'Expected {"target": string, "sequence": fault or [faults]}',
+          );
         }
         emulator.faults.set(body.target as FaultTarget, body.sequence as FaultStep | FaultStep[]);
         return jsonReply(200, {});
@@ -44,7 +48,10 @@ export function handleControl(emulator: Emulator, method: string, url: URL, rawB
         emulator.faults.clear((url.searchParams.get('target') as FaultTarget | null) ?? undefined);
         return jsonReply(200, {});
       case 'POST /emulator/feature-flag':
-        if (typeof body?.enabled !== 'boolean' || (body.ttlSeconds !== undefined && typeof body.ttlSeconds !== 'number')) {
+        if (
+          typeof body?.enabled !== 'boolean' ||
+          (body.ttlSeconds !== undefined && typeof body.ttlSeconds !== 'number')
+        ) {
           return errorReply(400, 'INVALID_PARAMETER_VALUE', 'Expected {"enabled": boolean, "ttlSeconds"?: number}');
         }
         emulator.featureFlag.set(body.enabled, body.ttlSeconds as number | undefined);

@@ -26,11 +26,22 @@ export class Delivery {
   private closed = false;
 
   /** `produce` runs only when the fault lets the request reach the endpoint. */
-  async respond(req: IncomingMessage, res: ServerResponse, fault: Fault | undefined, produce: () => Promise<Reply> | Reply): Promise<void> {
+  async respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    fault: Fault | undefined,
+    produce: () => Promise<Reply> | Reply,
+  ): Promise<void> {
     switch (fault?.kind) {
       case 'status': {
-        const reply = errorReply(fault.status, STATUS_CODES[fault.status] ?? 'INTERNAL_ERROR', `Injected fault: HTTP ${fault.status}`);
-        if (fault.retryAfterSeconds !== undefined) reply.headers = { ...reply.headers, 'Retry-After': String(fault.retryAfterSeconds) };
+        const reply = errorReply(
+          fault.status,
+          STATUS_CODES[fault.status] ?? 'INTERNAL_ERROR',
+          `Injected fault: HTTP ${fault.status}`,
+        );
+        if (fault.retryAfterSeconds !== undefined) {
+          reply.headers = { ...reply.headers, 'Retry-After': String(fault.retryAfterSeconds) };
+        }
         this.send(res, reply);
         return;
       }
@@ -44,7 +55,9 @@ export class Delivery {
         return;
       case 'delay':
         await this.sleep(fault.ms);
-        if (this.closed) return;
+        if (this.closed) {
+          return;
+        }
         this.send(res, await produce());
         return;
       case 'drip':
@@ -56,7 +69,9 @@ export class Delivery {
   }
 
   send(res: ServerResponse, reply: Reply): void {
-    if (res.destroyed || res.headersSent) return;
+    if (res.destroyed || res.headersSent) {
+      return;
+    }
     const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
     res.writeHead(reply.status, { ...reply.headers, 'Content-Length': String(body.length) });
     res.end(body);
@@ -85,7 +100,9 @@ export class Delivery {
     res.flushHeaders();
     let offset = 0;
     const step = () => {
-      if (this.closed || res.destroyed) return;
+      if (this.closed || res.destroyed) {
+        return;
+      }
       if (offset >= body.length) {
         res.end();
         return;

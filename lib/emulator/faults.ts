@@ -2,7 +2,8 @@
  * Where a fault can be injected. `thrift:<Method>` (e.g. `thrift:FetchResults`) narrows to one RPC;
  * `oauth` is the OAuth token endpoint, `oauthDiscovery` the OIDC discovery document.
  */
-export type FaultTarget = 'telemetry' | 'featureFlags' | 'cloudFetch' | 'thrift' | `thrift:${string}` | 'oauth' | 'oauthDiscovery';
+export type FaultTarget =
+  'telemetry' | 'featureFlags' | 'cloudFetch' | 'thrift' | `thrift:${string}` | 'oauth' | 'oauthDiscovery';
 
 /** One way for an endpoint to misbehave. */
 export type Fault =
@@ -46,16 +47,23 @@ export class FaultInjector {
 
   /** Clears one target, or all of them. */
   clear(target?: FaultTarget): void {
-    if (target) this.sequences.delete(target);
-    else this.sequences.clear();
+    if (target) {
+      this.sequences.delete(target);
+    } else {
+      this.sequences.clear();
+    }
   }
 
   /** The fault for the next request to the first of `targets` that has one pending, consuming it. */
   next(...targets: FaultTarget[]): Fault | undefined {
     for (const target of targets) {
       const steps = this.sequences.get(target);
-      while (steps && steps.length > 0 && steps[0].remaining <= 0) steps.shift();
-      if (!steps || steps.length === 0) continue;
+      while (steps && steps.length > 0 && steps[0].remaining <= 0) {
+        steps.shift();
+      }
+      if (!steps || steps.length === 0) {
+        continue;
+      }
       steps[0].remaining -= 1;
       return steps[0].fault;
     }
@@ -66,7 +74,9 @@ export class FaultInjector {
 /** Rejects specs the injector could not honour, so a typo fails where it is made. */
 function validate(step: FaultStep): void {
   const { kind } = step as { kind?: unknown };
-  if (typeof kind !== 'string' || !KINDS.has(kind)) throw new Error(`Unknown fault kind: ${String(kind)}`);
+  if (typeof kind !== 'string' || !KINDS.has(kind)) {
+    throw new Error(`Unknown fault kind: ${String(kind)}`);
+  }
   const { times } = step;
   if (times !== undefined && times !== 'forever' && !(Number.isInteger(times) && times >= 0)) {
     throw new Error(`Fault "times" must be a non-negative integer or "forever", got ${String(times)}`);
@@ -74,7 +84,9 @@ function validate(step: FaultStep): void {
   if (step.kind === 'status' && !(Number.isInteger(step.status) && step.status >= 100 && step.status <= 599)) {
     throw new Error(`Fault status must be an HTTP status code, got ${String(step.status)}`);
   }
-  if (step.kind === 'delay' && !(typeof step.ms === 'number' && step.ms >= 0)) throw new Error('Fault delay needs "ms" >= 0');
+  if (step.kind === 'delay' && !(typeof step.ms === 'number' && step.ms >= 0)) {
+    throw new Error('Fault delay needs "ms" >= 0');
+  }
   if (step.kind === 'partial' && !(Number.isInteger(step.accepted) && step.accepted >= 0)) {
     throw new Error('Fault partial needs "accepted" >= 0');
   }

@@ -38,14 +38,18 @@ function routedConnect(this: unknown, ...args: unknown[]): tls.TLSSocket {
  */
 export function routeHostToEmulator(emulator: Target, hostName: string = OAUTH_HOST): () => void {
   const name = hostName.toLowerCase();
-  if (routes.has(name)) throw new Error(`${hostName} already routes to an emulator`);
+  if (routes.has(name)) {
+    throw new Error(`${hostName} already routes to an emulator`);
+  }
   routes.set(name, emulator);
   if (original === undefined) {
     original = tls.connect;
     tls.connect = routedConnect as typeof tls.connect;
   }
   return () => {
-    if (routes.get(name) !== emulator) return;
+    if (routes.get(name) !== emulator) {
+      return;
+    }
     routes.delete(name);
     // Wrapped since by someone else (a stub): stay in place, passing everything through.
     if (routes.size === 0 && original !== undefined && tls.connect === (routedConnect as typeof tls.connect)) {

@@ -76,8 +76,13 @@ const TYPES: [name: string, jdbcType: number, precision: number][] = [
 
 /** SQL LIKE patterns (`%`, `_`) as the JDBC metadata calls use them; absent or `*` matches all. */
 function matches(pattern: string | null | undefined, value: string): boolean {
-  if (pattern === undefined || pattern === null || pattern === '' || pattern === '*' || pattern === '%') return true;
-  const regex = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/%|\*/g, '.*').replace(/_/g, '.');
+  if (pattern === undefined || pattern === null || pattern === '' || pattern === '*' || pattern === '%') {
+    return true;
+  }
+  const regex = pattern
+    .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/%|\*/g, '.*')
+    .replace(/_/g, '.');
   return new RegExp(`^${regex}$`, 'i').test(value);
 }
 
@@ -86,7 +91,10 @@ const int = (name: string): ColumnDef => ({ name, type: 'INT' });
 
 export function catalogs(): ResultTable {
   const names = [...new Set(SCHEMAS.map(([catalog]) => catalog)), 'system'];
-  return staticTable([str('TABLE_CAT')], names.map((name) => [name]));
+  return staticTable(
+    [str('TABLE_CAT')],
+    names.map((name) => [name]),
+  );
 }
 
 export function schemas(catalogName?: string | null, schemaName?: string | null): ResultTable {
@@ -95,7 +103,9 @@ export function schemas(catalogName?: string | null, schemaName?: string | null)
 }
 
 function findTables(catalogName?: string | null, schemaName?: string | null, tableName?: string | null): TableInfo[] {
-  return TABLES.filter((t) => matches(catalogName, t.catalog) && matches(schemaName, t.schema) && matches(tableName, t.name));
+  return TABLES.filter(
+    (t) => matches(catalogName, t.catalog) && matches(schemaName, t.schema) && matches(tableName, t.name),
+  );
 }
 
 export function tables(
@@ -107,7 +117,10 @@ export function tables(
   const rows = findTables(catalogName, schemaName, tableName)
     .filter((t) => !tableTypes || tableTypes.length === 0 || tableTypes.some((type) => type.toUpperCase() === t.type))
     .map((t) => [t.catalog, t.schema, t.name, t.type, '']);
-  return staticTable([str('TABLE_CAT'), str('TABLE_SCHEM'), str('TABLE_NAME'), str('TABLE_TYPE'), str('REMARKS')], rows);
+  return staticTable(
+    [str('TABLE_CAT'), str('TABLE_SCHEM'), str('TABLE_NAME'), str('TABLE_TYPE'), str('REMARKS')],
+    rows,
+  );
 }
 
 export function tableTypes(): ResultTable {
@@ -124,7 +137,16 @@ export function columns(
     t.columns
       .map((column, i) => ({ column, position: i + 1 }))
       .filter(({ column }) => matches(columnName, column.name))
-      .map(({ column, position }) => [t.catalog, t.schema, t.name, column.name, column.jdbcType, column.type, 'YES', position]),
+      .map(({ column, position }) => [
+        t.catalog,
+        t.schema,
+        t.name,
+        column.name,
+        column.jdbcType,
+        column.type,
+        'YES',
+        position,
+      ]),
   );
   return staticTable(
     [
@@ -141,12 +163,23 @@ export function columns(
   );
 }
 
-export function functions(catalogName?: string | null, schemaName?: string | null, functionName?: string | null): ResultTable {
-  const rows = FUNCTIONS.filter((f) => matches(catalogName, 'system') && matches(schemaName, 'builtin') && matches(functionName, f)).map(
-    (f) => ['system', 'builtin', f, '', 1, f],
-  );
+export function functions(
+  catalogName?: string | null,
+  schemaName?: string | null,
+  functionName?: string | null,
+): ResultTable {
+  const rows = FUNCTIONS.filter(
+    (f) => matches(catalogName, 'system') && matches(schemaName, 'builtin') && matches(functionName, f),
+  ).map((f) => ['system', 'builtin', f, '', 1, f]);
   return staticTable(
-    [str('FUNCTION_CAT'), str('FUNCTION_SCHEM'), str('FUNCTION_NAME'), str('REMARKS'), int('FUNCTION_TYPE'), str('SPECIFIC_NAME')],
+    [
+      str('FUNCTION_CAT'),
+      str('FUNCTION_SCHEM'),
+      str('FUNCTION_NAME'),
+      str('REMARKS'),
+      int('FUNCTION_TYPE'),
+      str('SPECIFIC_NAME'),
+    ],
     rows,
   );
 }
@@ -159,7 +192,11 @@ export function typeInfo(): ResultTable {
 }
 
 /** Each table's first column is its primary key. */
-export function primaryKeys(catalogName?: string | null, schemaName?: string | null, tableName?: string | null): ResultTable {
+export function primaryKeys(
+  catalogName?: string | null,
+  schemaName?: string | null,
+  tableName?: string | null,
+): ResultTable {
   const rows = findTables(catalogName, schemaName, tableName)
     .filter((t) => t.type === 'TABLE')
     .map((t) => [t.catalog, t.schema, t.name, t.columns[0].name, 1, `pk_${t.name}`]);
@@ -182,7 +219,21 @@ export function crossReference(
     matches(foreign[1], 'default') &&
     matches(foreign[2], 'orders');
   const rows = found
-    ? [['main', 'default', 'customers', 'customer_id', 'main', 'default', 'orders', 'customer_id', 1, 'fk_orders_customers', 'pk_customers']]
+    ? [
+        [
+          'main',
+          'default',
+          'customers',
+          'customer_id',
+          'main',
+          'default',
+          'orders',
+          'customer_id',
+          1,
+          'fk_orders_customers',
+          'pk_customers',
+        ],
+      ]
     : [];
   return staticTable(
     [

@@ -107,8 +107,12 @@ export class OAuthServer {
   accepts(header: string | undefined): boolean {
     const token = /^Bearer (\S+)$/.exec(header ?? '')?.[1];
     const issued = token === undefined ? undefined : this.valid.get(token);
-    if (!issued) return false;
-    if (Date.now() < issued.expiresAt + this.graceMs) return true;
+    if (!issued) {
+      return false;
+    }
+    if (Date.now() < issued.expiresAt + this.graceMs) {
+      return true;
+    }
     this.valid.delete(issued.accessToken);
     return false;
   }
@@ -144,10 +148,15 @@ export class OAuthServer {
   authorize(url: URL): Reply {
     const param = (name: string) => url.searchParams.get(name) ?? '';
     const redirectUri = param('redirect_uri');
-    if (param('client_id') !== this.userClientId) return oauthError(400, 'invalid_client', 'Unknown client_id');
-    if (!/^https?:\/\//.test(redirectUri)) return oauthError(400, 'invalid_request', 'redirect_uri is required');
-    if (param('response_type') !== 'code')
+    if (param('client_id') !== this.userClientId) {
+      return oauthError(400, 'invalid_client', 'Unknown client_id');
+    }
+    if (!/^https?:\/\//.test(redirectUri)) {
+      return oauthError(400, 'invalid_request', 'redirect_uri is required');
+    }
+    if (param('response_type') !== 'code') {
       return oauthError(400, 'unsupported_response_type', 'Only response_type=code');
+    }
     if (param('code_challenge') === '' || param('code_challenge_method') !== 'S256') {
       return oauthError(400, 'invalid_request', 'PKCE with code_challenge_method=S256 is required');
     }
@@ -161,7 +170,9 @@ export class OAuthServer {
     });
     const location = new URL(redirectUri);
     location.searchParams.set('code', code);
-    if (url.searchParams.has('state')) location.searchParams.set('state', param('state'));
+    if (url.searchParams.has('state')) {
+      location.searchParams.set('state', param('state'));
+    }
     return { status: 302, headers: { Location: location.toString() }, body: '' };
   }
 
@@ -179,7 +190,9 @@ export class OAuthServer {
       case 'authorization_code': {
         const code = this.codes.get(form.get('code') ?? '');
         this.codes.delete(form.get('code') ?? '');
-        if (client.id !== this.userClientId) return oauthError(401, 'invalid_client', 'Client authentication failed');
+        if (client.id !== this.userClientId) {
+          return oauthError(401, 'invalid_client', 'Client authentication failed');
+        }
         if (
           !code ||
           code.expiresAt < Date.now() ||
@@ -200,7 +213,9 @@ export class OAuthServer {
       case 'refresh_token': {
         const presented = form.get('refresh_token') ?? '';
         const grant = this.refreshTokens.get(presented);
-        if (!grant || grant.clientId !== client.id) return oauthError(400, 'invalid_grant', 'Invalid refresh token');
+        if (!grant || grant.clientId !== client.id) {
+          return oauthError(400, 'invalid_grant', 'Invalid refresh token');
+        }
         // Rotated, as a workspace does: the old refresh token is spent.
         this.refreshTokens.delete(presented);
         return this.tokenReply(
@@ -278,8 +293,11 @@ function clientCredentials(authorization: string | undefined, form: URLSearchPar
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value)))
+  if (value === undefined) {
+    return fallback;
+  }
+  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
     throw new Error(`${name} must be a positive number of seconds`);
+  }
   return value;
 }

@@ -46,19 +46,27 @@ export class Operation {
   }
 
   get state(): number {
-    if (this.canceled) return T.TOperationState.CANCELED_STATE;
-    if (Date.now() < this.readyAt) return T.TOperationState.RUNNING_STATE;
+    if (this.canceled) {
+      return T.TOperationState.CANCELED_STATE;
+    }
+    if (Date.now() < this.readyAt) {
+      return T.TOperationState.RUNNING_STATE;
+    }
     return 'error' in this.outcome ? T.TOperationState.ERROR_STATE : T.TOperationState.FINISHED_STATE;
   }
 
   /** The finished result, or undefined while running, after an error or a cancel. */
   get result(): ResultCursor | undefined {
-    return this.state === T.TOperationState.FINISHED_STATE && 'result' in this.outcome ? this.outcome.result : undefined;
+    return this.state === T.TOperationState.FINISHED_STATE && 'result' in this.outcome
+      ? this.outcome.result
+      : undefined;
   }
 
   /** Cancelling a finished operation changes nothing, as on a real warehouse. */
   cancel(): void {
-    if (this.state === T.TOperationState.RUNNING_STATE) this.canceled = true;
+    if (this.state === T.TOperationState.RUNNING_STATE) {
+      this.canceled = true;
+    }
   }
 
   status(): TGetOperationStatusResp {
@@ -68,9 +76,13 @@ export class Operation {
       operationState: state,
       operationStarted: this.startedAt,
     };
-    if (state === T.TOperationState.RUNNING_STATE) return response;
+    if (state === T.TOperationState.RUNNING_STATE) {
+      return response;
+    }
     // Only a finished statement states it: a `false` would make the driver skip its error check.
-    if (state === T.TOperationState.FINISHED_STATE) response.hasResultSet = true;
+    if (state === T.TOperationState.FINISHED_STATE) {
+      response.hasResultSet = true;
+    }
     response.operationCompleted = Math.max(this.startedAt, Math.min(Date.now(), this.readyAt));
     if (state === T.TOperationState.ERROR_STATE && 'error' in this.outcome) {
       const { sqlState, message } = this.outcome.error;

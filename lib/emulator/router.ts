@@ -80,9 +80,15 @@ export class Router {
       this.counts.thrift += 1;
       const body = await readBody(req);
       const rpc = thriftMethodName(body);
-      if (rpc) this.counts.thriftMethods[rpc] = (this.counts.thriftMethods[rpc] ?? 0) + 1;
-      if (method !== 'POST') return delivery.send(res, methodNotAllowed(method, path));
-      if (!this.authorized(req)) return delivery.send(res, unauthorized());
+      if (rpc) {
+        this.counts.thriftMethods[rpc] = (this.counts.thriftMethods[rpc] ?? 0) + 1;
+      }
+      if (method !== 'POST') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
+      if (!this.authorized(req)) {
+        return delivery.send(res, unauthorized());
+      }
       const fault = rpc ? faults.next(`thrift:${rpc}`, 'thrift') : faults.next('thrift');
       return delivery.respond(req, res, fault, () => this.thriftReply(body));
     }
@@ -90,22 +96,33 @@ export class Router {
     const cloudFetch = CLOUD_FETCH.exec(path);
     if (cloudFetch) {
       this.counts.cloudFetch += 1;
-      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
+      if (method !== 'GET') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
       // Presigned links: no Authorization header, as with real cloud storage.
       return delivery.respond(req, res, faults.next('cloudFetch'), () => {
         const file = this.parts.warehouse.chunk(cloudFetch[1], Number(cloudFetch[2]));
-        if (!file) return errorReply(404, 'NOT_FOUND', 'No such result file (operation closed or chunk out of range)');
+        if (!file) {
+          return errorReply(404, 'NOT_FOUND', 'No such result file (operation closed or chunk out of range)');
+        }
         return { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: file };
       });
     }
 
     if (path === '/telemetry-ext' || path === '/telemetry-unauth') {
       const authenticated = path === '/telemetry-ext';
-      if (authenticated) this.counts.telemetryExt += 1;
-      else this.counts.telemetryUnauth += 1;
+      if (authenticated) {
+        this.counts.telemetryExt += 1;
+      } else {
+        this.counts.telemetryUnauth += 1;
+      }
       const body = await readBody(req);
-      if (method !== 'POST') return delivery.send(res, methodNotAllowed(method, path));
-      if (authenticated && !this.authorized(req)) return delivery.send(res, unauthorized());
+      if (method !== 'POST') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
+      if (authenticated && !this.authorized(req)) {
+        return delivery.send(res, unauthorized());
+      }
       const fault = faults.next('telemetry');
       const accepted = fault?.kind === 'partial' ? fault.accepted : undefined;
       return delivery.respond(req, res, fault, () => this.parts.telemetry.handle(path, req.headers, body, accepted));
@@ -113,27 +130,39 @@ export class Router {
 
     if (FEATURE_FLAGS.test(path)) {
       this.counts.featureFlags += 1;
-      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
-      if (!this.authorized(req)) return delivery.send(res, unauthorized());
+      if (method !== 'GET') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
+      if (!this.authorized(req)) {
+        return delivery.send(res, unauthorized());
+      }
       return delivery.respond(req, res, faults.next('featureFlags'), () => this.parts.featureFlags.reply());
     }
 
     if (path === DISCOVERY_PATH) {
       this.counts.oauthDiscovery += 1;
-      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
-      return delivery.respond(req, res, faults.next('oauthDiscovery'), () => this.parts.oauth.discovery(this.baseUrlOf(req)));
+      if (method !== 'GET') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
+      return delivery.respond(req, res, faults.next('oauthDiscovery'), () =>
+        this.parts.oauth.discovery(this.baseUrlOf(req)),
+      );
     }
 
     if (path === TOKEN_PATH) {
       this.counts.oauthToken += 1;
       const body = await readBody(req);
-      if (method !== 'POST') return delivery.send(res, methodNotAllowed(method, path));
+      if (method !== 'POST') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
       return delivery.respond(req, res, faults.next('oauth'), () => this.parts.oauth.token(req.headers, body));
     }
 
     if (path === AUTHORIZE_PATH) {
       this.counts.oauthAuthorize += 1;
-      if (method !== 'GET') return delivery.send(res, methodNotAllowed(method, path));
+      if (method !== 'GET') {
+        return delivery.send(res, methodNotAllowed(method, path));
+      }
       return delivery.send(res, this.parts.oauth.authorize(url));
     }
 
@@ -161,9 +190,17 @@ export class Router {
 
   private async thriftReply(body: Buffer): Promise<Reply> {
     try {
-      return { status: 200, headers: { 'Content-Type': 'application/x-thrift' }, body: await this.thrift.process(body) };
+      return {
+        status: 200,
+        headers: { 'Content-Type': 'application/x-thrift' },
+        body: await this.thrift.process(body),
+      };
     } catch (error) {
-      return errorReply(400, 'BAD_REQUEST', `Not a valid Thrift call: ${error instanceof Error ? error.message : String(error)}`);
+      return errorReply(
+        400,
+        'BAD_REQUEST',
+        `Not a valid Thrift call: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
 }

@@ -55,7 +55,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     baseUrl: url,
   });
   const telemetry = new TelemetryCollector();
-  const featureFlags = new FeatureFlagEndpoint(options.featureFlag?.enabled ?? true, options.featureFlag?.ttlSeconds ?? 900);
+  const featureFlags = new FeatureFlagEndpoint(
+    options.featureFlag?.enabled ?? true,
+    options.featureFlag?.ttlSeconds ?? 900,
+  );
   const faults = new FaultInjector();
   const delivery = new Delivery();
   let closing: Promise<void> | undefined;
@@ -100,7 +103,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   };
 
-  const router = new Router({ emulator, token, orgId, warehousePath: path, warehouse, telemetry, featureFlags, oauth, faults, delivery });
+  const router = new Router({
+    emulator,
+    token,
+    orgId,
+    warehousePath: path,
+    warehouse,
+    telemetry,
+    featureFlags,
+    oauth,
+    faults,
+    delivery,
+  });
   server.on('request', (req, res) => {
     router.handle(req, res);
   });

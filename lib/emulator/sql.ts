@@ -41,8 +41,12 @@ function parseFormat(value: string): ResultFormat | undefined {
 }
 
 function parseSwitch(value: string): boolean | undefined {
-  if (/^(on|true|1|yes)$/i.test(value)) return true;
-  if (/^(off|false|0|no)$/i.test(value)) return false;
+  if (/^(on|true|1|yes)$/i.test(value)) {
+    return true;
+  }
+  if (/^(off|false|0|no)$/i.test(value)) {
+    return false;
+  }
   return undefined;
 }
 
@@ -90,9 +94,13 @@ export function parseStatement(sql: string): ParsedStatement {
     .replace(/\s+/g, ' ')
     .trim();
   const literal = LITERAL.exec(text);
-  if (literal) return { kind: 'literal', value: Number(literal[1]), hints };
+  if (literal) {
+    return { kind: 'literal', value: Number(literal[1]), hints };
+  }
   const range = RANGE.exec(text);
-  if (range) return { kind: 'range', rows: Number(range[1]), hints };
+  if (range) {
+    return { kind: 'range', rows: Number(range[1]), hints };
+  }
   const table = FROM_TABLE.exec(text);
   if (table) {
     return {
@@ -105,7 +113,8 @@ export function parseStatement(sql: string): ParsedStatement {
   return {
     kind: 'error',
     sqlState: '42601',
-    message: '[PARSE_SYNTAX_ERROR] Syntax error: the emulator understands only SELECT <integer> and SELECT * FROM range(<n>).',
+    message:
+      '[PARSE_SYNTAX_ERROR] Syntax error: the emulator understands only SELECT <integer> and SELECT * FROM range(<n>).',
     hints,
   };
 }

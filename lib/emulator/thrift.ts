@@ -35,7 +35,9 @@ export const thriftRuntime = require('thrift') as ThriftRuntime;
 
 /** Thrift i64 fields arrive as `node-int64` objects; plain numbers are accepted when writing. */
 export function int64ToNumber(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
+  if (typeof value === 'number') {
+    return value;
+  }
   if (value && typeof (value as { toNumber?: unknown }).toNumber === 'function') {
     return (value as { toNumber(allowImprecise: boolean): number }).toNumber(true);
   }

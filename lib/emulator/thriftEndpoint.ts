@@ -31,8 +31,12 @@ export class ThriftEndpoint {
 /** The called method's name, read from the message header without consuming the request. */
 export function thriftMethodName(body: Buffer): string | undefined {
   // Strict binary protocol header: version word, name length, name.
-  if (body.length < 8 || body.readUInt16BE(0) !== 0x8001) return undefined;
+  if (body.length < 8 || body.readUInt16BE(0) !== 0x8001) {
+    return undefined;
+  }
   const length = body.readInt32BE(4);
-  if (length < 0 || 8 + length > body.length) return undefined;
+  if (length < 0 || 8 + length > body.length) {
+    return undefined;
+  }
   return body.toString('utf8', 8, 8 + length);
 }

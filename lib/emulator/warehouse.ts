@@ -4,7 +4,15 @@ import { newGuid, Operation, Outcome } from './operation';
 import { ResultCursor } from './results/resultCursor';
 import { literalTable, rangeTable, ResultTable } from './results/table';
 import { parseStatement, ResultFormat, StatementHints } from './sql';
-import { errorStatus, int64ToNumber, okStatus, T, TOperationHandle, TSessionHandle, TSparkDirectResults } from './thrift';
+import {
+  errorStatus,
+  int64ToNumber,
+  okStatus,
+  T,
+  TOperationHandle,
+  TSessionHandle,
+  TSparkDirectResults,
+} from './thrift';
 
 type Req<K extends keyof typeof T> = (typeof T)[K] extends new (...args: never[]) => infer R ? R : never;
 
@@ -61,7 +69,9 @@ export class Warehouse {
   async CloseSession(req: Req<'TCloseSessionReq'>) {
     const key = sessionKey(req.sessionHandle);
     const operations = this.sessions.get(key);
-    if (!operations) return { status: invalidSession() };
+    if (!operations) {
+      return { status: invalidSession() };
+    }
     operations.forEach((operation) => this.operations.delete(operation));
     this.sessions.delete(key);
     return { status: okStatus() };
@@ -73,10 +83,15 @@ export class Warehouse {
       [T.TGetInfoType.CLI_DBMS_NAME]: 'Spark SQL',
       [T.TGetInfoType.CLI_DBMS_VER]: '3.5.0',
     };
-    if (!this.sessions.has(sessionKey(req.sessionHandle))) return { status: invalidSession(), infoValue: { stringValue: '' } };
+    if (!this.sessions.has(sessionKey(req.sessionHandle))) {
+      return { status: invalidSession(), infoValue: { stringValue: '' } };
+    }
     const value = values[req.infoType];
     if (value === undefined) {
-      return { status: errorStatus(`Unsupported GetInfo type ${req.infoType}`, 'HYC00'), infoValue: { stringValue: '' } };
+      return {
+        status: errorStatus(`Unsupported GetInfo type ${req.infoType}`, 'HYC00'),
+        infoValue: { stringValue: '' },
+      };
     }
     return { status: okStatus(), infoValue: { stringValue: value } };
   }
@@ -158,7 +173,9 @@ export class Warehouse {
 
   async CloseOperation(req: Req<'TCloseOperationReq'>) {
     const operation = this.operation(req.operationHandle);
-    if (!operation) return { status: invalidOperation() };
+    if (!operation) {
+      return { status: invalidOperation() };
+    }
     this.operations.delete(operation.key);
     this.sessions.get(operation.sessionKey)?.delete(operation.key);
     return { status: okStatus() };
@@ -166,15 +183,21 @@ export class Warehouse {
 
   async GetResultSetMetadata(req: Req<'TGetResultSetMetadataReq'>) {
     const operation = this.operation(req.operationHandle);
-    if (!operation) return { status: invalidOperation() };
+    if (!operation) {
+      return { status: invalidOperation() };
+    }
     return operation.result?.metadata() ?? { status: notReady(operation) };
   }
 
   async FetchResults(req: Req<'TFetchResultsReq'>) {
     const operation = this.operation(req.operationHandle);
-    if (!operation) return { status: invalidOperation() };
+    if (!operation) {
+      return { status: invalidOperation() };
+    }
     const result = operation.result;
-    if (!result) return { status: notReady(operation) };
+    if (!result) {
+      return { status: notReady(operation) };
+    }
     return result.nextPage(int64ToNumber(req.maxRows) ?? DEFAULT_DIRECT_ROWS);
   }
 
@@ -194,8 +217,11 @@ export class Warehouse {
     const { settings } = this;
     let format = hints.format ?? (settings.resultFormat === 'auto' ? undefined : settings.resultFormat);
     if (!format) {
-      if (req.canDownloadResult && table.rowCount >= settings.cloudFetchMinRows) format = 'cloudfetch';
-      else format = req.canReadArrowResult ? 'arrow' : 'columns';
+      if (req.canDownloadResult && table.rowCount >= settings.cloudFetchMinRows) {
+        format = 'cloudfetch';
+      } else {
+        format = req.canReadArrowResult ? 'arrow' : 'columns';
+      }
     }
     let lz4 = hints.lz4 ?? (settings.lz4 === 'auto' ? undefined : settings.lz4);
     lz4 ??= format === 'cloudfetch' || (format === 'arrow' && Boolean(req.canDecompressLZ4Result));
@@ -213,7 +239,13 @@ export class Warehouse {
     table: ResultTable,
   ) {
     const plan = { format: 'columns' as const, chunks: 0, linkBase: '' };
-    return this.start(req, operationType, () => ({ result: new ResultCursor(table, plan) }), 0, this.settings.directResults);
+    return this.start(
+      req,
+      operationType,
+      () => ({ result: new ResultCursor(table, plan) }),
+      0,
+      this.settings.directResults,
+    );
   }
 
   /** Registers a new operation and answers with its handle, plus direct results when asked and allowed. */
@@ -226,17 +258,26 @@ export class Warehouse {
   ) {
     const key = sessionKey(req.sessionHandle);
     const sessionOperations = this.sessions.get(key);
-    if (!sessionOperations) return { status: invalidSession() };
+    if (!sessionOperations) {
+      return { status: invalidSession() };
+    }
     const guid = newGuid();
     const operation = new Operation(guid, key, operationType, outcome(guid.id), runningMs);
     this.operations.set(operation.key, operation);
     sessionOperations.add(operation.key);
-    const response: { status: ReturnType<typeof okStatus>; operationHandle: TOperationHandle; directResults?: TSparkDirectResults } = {
+    const response: {
+      status: ReturnType<typeof okStatus>;
+      operationHandle: TOperationHandle;
+      directResults?: TSparkDirectResults;
+    } = {
       status: okStatus(),
       operationHandle: operation.handle,
     };
     if (req.getDirectResults && directAllowed) {
-      response.directResults = this.directResults(operation, int64ToNumber(req.getDirectResults.maxRows) ?? DEFAULT_DIRECT_ROWS);
+      response.directResults = this.directResults(
+        operation,
+        int64ToNumber(req.getDirectResults.maxRows) ?? DEFAULT_DIRECT_ROWS,
+      );
     }
     return response;
   }
@@ -252,7 +293,9 @@ export class Warehouse {
     if (result) {
       directResults.resultSetMetadata = result.metadata();
       directResults.resultSet = result.nextPage(maxRows);
-      if (!directResults.resultSet.hasMoreRows) directResults.closeOperation = { status: okStatus() };
+      if (!directResults.resultSet.hasMoreRows) {
+        directResults.closeOperation = { status: okStatus() };
+      }
     }
     return directResults;
   }

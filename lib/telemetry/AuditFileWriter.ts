@@ -72,7 +72,9 @@ export default class AuditFileWriter {
         this.disabled = true;
         this.pending = [];
         const code = (error as NodeJS.ErrnoException)?.code;
-        this.debug(`telemetry audit file: cannot write (${typeof code === 'string' ? code : 'error'}); audit file turned off`);
+        this.debug(
+          `telemetry audit file: cannot write (${typeof code === 'string' ? code : 'error'}); audit file turned off`,
+        );
       }
     }
     this.writing = false;

@@ -56,7 +56,12 @@ function isMarkedUnauthenticated(log: TelemetryLog): boolean {
  * sent is not written; a retry writes nothing again), whatever the upload's outcome.
  */
 export default class DatabricksTelemetryExporter implements ITelemetryExporter {
-  private readonly stats: TelemetryExporterStats = { requests: 0, logsDelivered: 0, logsDropped: 0, partialRejections: 0 };
+  private readonly stats: TelemetryExporterStats = {
+    requests: 0,
+    logsDelivered: 0,
+    logsDropped: 0,
+    partialRejections: 0,
+  };
 
   private readonly shutdownController = new AbortController();
 
@@ -217,7 +222,9 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
         failure instanceof TelemetryHttpError && failure.retryAfterMs !== undefined
           ? failure.retryAfterMs
           : Math.random() * Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** attempt);
-      this.debug(`telemetry export: attempt ${attempt + 1} failed (${name}${statusOf(failure)}), retrying in ${Math.round(delay)} ms`);
+      this.debug(
+        `telemetry export: attempt ${attempt + 1} failed (${name}${statusOf(failure)}), retrying in ${Math.round(delay)} ms`,
+      );
       await this.sleep(delay);
     }
     // Only an invalid maxRetries (negative, NaN) leaves the loop without an outcome.

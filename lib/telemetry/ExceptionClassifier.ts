@@ -13,7 +13,13 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   'EAI_AGAIN',
 ]);
 /** Failures to reach a host at all: name resolution, connection refused, no route. */
-const UNREACHABLE_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 /** Node's codes for a certificate the client does not trust: OpenSSL's names, and its own ERR_TLS_ ones. */
 const TLS_CODE = /^(ERR_TLS_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_)/;
 const AUTH_NAME = /^(Authentication|Authorization|Auth)(Error|Exception)$/;

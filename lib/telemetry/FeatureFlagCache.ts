@@ -230,7 +230,11 @@ async function fetchFlag(context: ITelemetryContext, target: TelemetryTarget): P
     const config = context.getTelemetryConfig();
     failureTtlMs = config.featureFlagFailureTtlMs;
     // The deadline also covers getting the auth headers, which httpRequest's own timeout does not.
-    const response = await withDeadline(request(context, target, config.requestTimeoutMs), config.requestTimeoutMs, () => undefined);
+    const response = await withDeadline(
+      request(context, target, config.requestTimeoutMs),
+      config.requestTimeoutMs,
+      () => undefined,
+    );
     if (!response) {
       return { state: 'disabled', ttlMs: failureTtlMs, reason: 'request timed out' };
     }

@@ -82,7 +82,10 @@ export default class OpenTelemetryBridge {
    * A bridge when `openTelemetry` is on and `@opentelemetry/api` loads; undefined (with one debug
    * line when the package is missing) otherwise. Register the application's providers before `connect()`.
    */
-  static create(context: ITelemetryContext, load: () => OpenTelemetryApi | undefined = loadOpenTelemetryApi): OpenTelemetryBridge | undefined {
+  static create(
+    context: ITelemetryContext,
+    load: () => OpenTelemetryApi | undefined = loadOpenTelemetryApi,
+  ): OpenTelemetryBridge | undefined {
     try {
       if (context.getTelemetryConfig().openTelemetry !== true) {
         return undefined;
@@ -174,7 +177,11 @@ export default class OpenTelemetryBridge {
       }
       const details: Attributes = { ...outcome };
       put(details, 'databricks.execution_result', word(event.executionResult));
-      put(details, 'databricks.result.compressed', typeof event.isCompressed === 'boolean' ? event.isCompressed : undefined);
+      put(
+        details,
+        'databricks.result.compressed',
+        typeof event.isCompressed === 'boolean' ? event.isCompressed : undefined,
+      );
       put(details, 'databricks.chunks.present', count(event.chunksPresent));
       put(details, 'databricks.chunks.iterated', statement.chunksIterated > 0 ? statement.chunksIterated : undefined);
       put(details, 'databricks.poll.count', count(event.pollCount));

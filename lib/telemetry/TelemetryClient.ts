@@ -209,7 +209,10 @@ export default class TelemetryClient {
 
   private async exportLoop(): Promise<void> {
     try {
-      while (!this.abandoned && (this.queue.length >= this.config.batchSize || (this.flushAll && this.queue.length > 0))) {
+      while (
+        !this.abandoned &&
+        (this.queue.length >= this.config.batchSize || (this.flushAll && this.queue.length > 0))
+      ) {
         const state = this.featureFlags.getState(this.target);
         if (state === 'disabled') {
           this.dropQueued('feature flag is off');
@@ -255,7 +258,10 @@ export default class TelemetryClient {
       return;
     }
     // Capped, so a clock set back cannot postpone an error past one period.
-    const wait = Math.min(ERROR_FLUSH_INTERVAL_MS, Math.max(0, this.lastErrorFlushAt + ERROR_FLUSH_INTERVAL_MS - Date.now()));
+    const wait = Math.min(
+      ERROR_FLUSH_INTERVAL_MS,
+      Math.max(0, this.lastErrorFlushAt + ERROR_FLUSH_INTERVAL_MS - Date.now()),
+    );
     this.errorFlushTimer = setTimeout(() => {
       this.errorFlushTimer = undefined;
       this.lastErrorFlushAt = Date.now();

@@ -119,7 +119,14 @@ export default class TelemetryClientProvider {
    * breakers. Everything is back to 0 once every connection released its client. Never throws.
    */
   getStats(): TelemetryClientProviderStats {
-    const stats: TelemetryClientProviderStats = { clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 };
+    const stats: TelemetryClientProviderStats = {
+      clients: 0,
+      connections: 0,
+      hosts: 0,
+      flagHosts: 0,
+      flagHolders: 0,
+      breakers: 0,
+    };
     try {
       const hosts = new Set<string>();
       for (const holder of this.clients.values()) {

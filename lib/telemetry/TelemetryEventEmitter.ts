@@ -37,7 +37,10 @@ export default class TelemetryEventEmitter {
 
   constructor(private readonly context: ITelemetryContext) {}
 
-  on<K extends TelemetryEventType>(eventType: K, listener: (event: Extract<TelemetryEvent, { eventType: K }>) => void): this;
+  on<K extends TelemetryEventType>(
+    eventType: K,
+    listener: (event: Extract<TelemetryEvent, { eventType: K }>) => void,
+  ): this;
 
   on(eventType: string, listener: (event: TelemetryEvent) => void): this;
 
@@ -117,8 +120,10 @@ export default class TelemetryEventEmitter {
         return;
       }
       const { timestamp } = fields;
-      callEach(listeners, build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()), (error) =>
-        this.log(`telemetry: a ${eventType} listener failed`, error),
+      callEach(
+        listeners,
+        build(fields, typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : Date.now()),
+        (error) => this.log(`telemetry: a ${eventType} listener failed`, error),
       );
     } catch (caught) {
       this.log(`telemetry: ${eventType} event failed`, caught);
@@ -134,7 +139,11 @@ export default class TelemetryEventEmitter {
  * Each listener gets the event whatever the ones before it did: the one error boundary of every
  * listener's handling (they need none of their own), logged by `failed`.
  */
-function callEach(listeners: readonly TelemetryEventListener[], event: unknown, failed: (error: unknown) => void): void {
+function callEach(
+  listeners: readonly TelemetryEventListener[],
+  event: unknown,
+  failed: (error: unknown) => void,
+): void {
   for (const listener of listeners) {
     try {
       (listener as (event: unknown) => void)(event);

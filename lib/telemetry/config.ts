@@ -71,7 +71,11 @@ export const TELEMETRY_OPTIONS: ReadonlyArray<Readonly<TelemetryOptionSpec>> = O
     spec('featureFlagTtlMs', int(SECOND, DAY), 'Feature-flag cache lifetime when the server gives none.'),
     spec('featureFlagFailureTtlMs', int(SECOND, DAY), 'How long a failed feature-flag look-up is remembered.'),
     spec('auditFile', { type: 'path', maxLength: 4096 }, 'Append every sent log to this file as a JSON line.'),
-    spec('openTelemetry', bool(), "Report statements to the application's OpenTelemetry providers, with or without the upload."),
+    spec(
+      'openTelemetry',
+      bool(),
+      "Report statements to the application's OpenTelemetry providers, with or without the upload.",
+    ),
   ].map((row) => Object.freeze(row)),
 );
 

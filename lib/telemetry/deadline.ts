@@ -15,7 +15,12 @@ export interface DeadlineOptions<U> {
  * every bounded wait in telemetry. The timer and the listener go as soon as it settles. Whatever
  * `promise` does later is ignored.
  */
-export function withDeadline<T, U>(promise: PromiseLike<T>, ms: number, onTimeout: () => U, options: DeadlineOptions<U> = {}): Promise<T | U> {
+export function withDeadline<T, U>(
+  promise: PromiseLike<T>,
+  ms: number,
+  onTimeout: () => U,
+  options: DeadlineOptions<U> = {},
+): Promise<T | U> {
   const { ref = false, signal, onAbort } = options;
   return new Promise<T | U>((resolve, reject) => {
     const settleWith = (outcome: () => T | U) => {

@@ -84,7 +84,11 @@ export default async function httpRequest(context: ITelemetryContext, request: H
       reject(namedError('AbortError', 'telemetry request aborted'));
       return;
     }
-    const options: https.RequestOptions = { method: request.method, headers: request.headers, agent: uploadAgentOf(agent) };
+    const options: https.RequestOptions = {
+      method: request.method,
+      headers: request.headers,
+      agent: uploadAgentOf(agent),
+    };
     // A timer and one listener, both removed when the request settles. AbortSignal.any() would
     // tie every request to the caller's long-lived shutdown signal for good (nodejs/node#54614).
     let settled = false;
@@ -130,7 +134,10 @@ export default async function httpRequest(context: ITelemetryContext, request: H
       res.on('error', fail);
       res.on('close', failOnClose('telemetry response cut off'));
     });
-    const timer = setTimeout(() => req.destroy(namedError('TimeoutError', 'telemetry request timed out')), request.timeoutMs);
+    const timer = setTimeout(
+      () => req.destroy(namedError('TimeoutError', 'telemetry request timed out')),
+      request.timeoutMs,
+    );
     timer.unref();
     const onAbort = () => req.destroy(namedError('AbortError', 'telemetry request aborted'));
     signal?.addEventListener('abort', onAbort);

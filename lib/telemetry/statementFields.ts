@@ -35,7 +35,12 @@ function measured<T>(field: MeasuredField<T>): MeasuredField<T> {
 }
 
 // A format the adapter could not name is not sent: the proto has no value for it but its unset zero.
-const NAMED_FORMATS: ReadonlySet<string> = new Set(['INLINE_ARROW', 'INLINE_JSON', 'EXTERNAL_LINKS', 'COLUMNAR_INLINE']);
+const NAMED_FORMATS: ReadonlySet<string> = new Set([
+  'INLINE_ARROW',
+  'INLINE_JSON',
+  'EXTERNAL_LINKS',
+  'COLUMNAR_INLINE',
+]);
 const FORMATS: ReadonlySet<string> = new Set([...NAMED_FORMATS, 'FORMAT_UNSPECIFIED']);
 
 /**
@@ -105,11 +110,15 @@ export const MEASURED_STATEMENT_FIELDS = Object.freeze({
 type Fields = typeof MEASURED_STATEMENT_FIELDS;
 
 /** The measured fields as the events and the aggregator's state carry them. */
-export type MeasuredStatementFields = { -readonly [K in keyof Fields]?: Fields[K] extends MeasuredField<infer T> ? T : never };
+export type MeasuredStatementFields = {
+  -readonly [K in keyof Fields]?: Fields[K] extends MeasuredField<infer T> ? T : never;
+};
 
 export type MeasuredStatementField = keyof Fields;
 
-export const MEASURED_STATEMENT_FIELD_NAMES = Object.freeze(Object.keys(MEASURED_STATEMENT_FIELDS) as MeasuredStatementField[]);
+export const MEASURED_STATEMENT_FIELD_NAMES = Object.freeze(
+  Object.keys(MEASURED_STATEMENT_FIELDS) as MeasuredStatementField[],
+);
 
 const PROPERTY = /^[A-Za-z]+$/;
 
@@ -119,7 +128,12 @@ const PROPERTY = /^[A-Za-z]+$/;
  * property access is several times faster there than a loop with keyed access. The source holds
  * only the names of the table, each checked against a strict pattern.
  */
-function compiled<F>(params: string[], line: (name: string, index: number) => string, fallback: F, ...args: unknown[]): F {
+function compiled<F>(
+  params: string[],
+  line: (name: string, index: number) => string,
+  fallback: F,
+  ...args: unknown[]
+): F {
   if (!MEASURED_STATEMENT_FIELD_NAMES.every((name) => PROPERTY.test(name))) {
     throw new Error('statementFields: invalid property name');
   }

@@ -19,11 +19,7 @@ export type StatementType = 'QUERY' | 'SQL' | 'UPDATE' | 'METADATA' | 'VOLUME';
 
 /** Wire enum `sql_operation.execution_result`. */
 export type ExecutionResultFormat =
-  | 'INLINE_ARROW'
-  | 'INLINE_JSON'
-  | 'EXTERNAL_LINKS'
-  | 'COLUMNAR_INLINE'
-  | 'FORMAT_UNSPECIFIED';
+  'INLINE_ARROW' | 'INLINE_JSON' | 'EXTERNAL_LINKS' | 'COLUMNAR_INLINE' | 'FORMAT_UNSPECIFIED';
 
 /** Wire enum `operation_detail.operation_type`: every value, in the proto's order. */
 export const OPERATION_TYPES = [
@@ -218,11 +214,7 @@ export interface ErrorEvent extends EventBase {
 }
 
 export type TelemetryEvent =
-  | ConnectionOpenEvent
-  | StatementStartEvent
-  | StatementCompleteEvent
-  | CloudFetchChunkEvent
-  | ErrorEvent;
+  ConnectionOpenEvent | StatementStartEvent | StatementCompleteEvent | CloudFetchChunkEvent | ErrorEvent;
 
 /** The per-statement state the aggregator keeps until the statement's log is sent. */
 /** One statement as the aggregator holds it: what the adapter measured, and what it aggregates from chunk and error events. */

@@ -33,9 +33,19 @@ export class MultiTokenProxy {
       const authorization = req.headers.authorization;
       seen.push({ path: (req.url ?? '').split('?')[0], authorization, body });
       const headers = { ...req.headers, host: `${emulator.host}:${emulator.port}` };
-      if (authorization !== undefined && accepted.has(authorization)) headers.authorization = `Bearer ${emulator.token}`;
+      if (authorization !== undefined && accepted.has(authorization)) {
+        headers.authorization = `Bearer ${emulator.token}`;
+      }
       const upstream = httpsRequest(
-        { host: emulator.host, port: emulator.port, path: req.url, method: req.method, headers, ca: emulator.ca, agent: false },
+        {
+          host: emulator.host,
+          port: emulator.port,
+          path: req.url,
+          method: req.method,
+          headers,
+          ca: emulator.ca,
+          agent: false,
+        },
         (answer) => {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);

@@ -126,7 +126,11 @@ export function isForgotten(cycle: number, hosts: number, forgetEvery: number): 
 }
 
 /** The forgotten cycles among cycles `from` to `to` (excluded), and their distinct hosts, counted without running them. */
-export function forgottenPlan(spec: Pick<ChurnSpec, 'cycles' | 'hosts' | 'forgetEvery'>, from = 0, to = spec.cycles): { count: number; hosts: number } {
+export function forgottenPlan(
+  spec: Pick<ChurnSpec, 'cycles' | 'hosts' | 'forgetEvery'>,
+  from = 0,
+  to = spec.cycles,
+): { count: number; hosts: number } {
   const hosts = new Set<string>();
   let count = 0;
   for (let cycle = from; cycle < to; cycle += 1) {
@@ -175,7 +179,11 @@ const sleep = (ms: number) =>
 /** A forgotten cycle's client, weakly: the application dropped it, and so does the run. */
 type Forgotten = WeakRef<IDBSQLClient>;
 
-async function snapshot(gc: () => void, provider: TelemetryClientProvider, forgotten: Forgotten[]): Promise<ChurnSnapshot> {
+async function snapshot(
+  gc: () => void,
+  provider: TelemetryClientProvider,
+  forgotten: Forgotten[],
+): Promise<ChurnSnapshot> {
   // Twice, with a turn between: weak entries and finalizers freed by the first are collected by the second.
   gc();
   await new Promise((resolve) => setImmediate(resolve));
@@ -233,7 +241,8 @@ export async function runChurn(spec: ChurnSpec, provider = new TelemetryClientPr
   const forgotten: Forgotten[] = [];
 
   const cycle = async (index: number): Promise<void> => {
-    const client: IDBSQLClient = spec.kind === 'on' ? new DBSQLClient({ logger }, provider) : new PlainDBSQLClient({ logger });
+    const client: IDBSQLClient =
+      spec.kind === 'on' ? new DBSQLClient({ logger }, provider) : new PlainDBSQLClient({ logger });
     await client.connect({
       host: churnHost(index, spec.hosts),
       port: spec.endpoint.port,
@@ -323,13 +332,27 @@ export interface ChurnChildRun {
 /** Runs bench/children/churn.ts with this process's module hooks (e.g. the 1.x driver); kills it after `limitMs`. */
 export function runChurnChild(spec: ChurnSpec, limitMs: number): Promise<ChurnChildRun> {
   const hook = process.env.DBSQL_TELEMETRY_DRIVER_HOOK;
-  const args = [...(hook ? ['-r', hook] : []), ...CHURN_NODE_FLAGS, '-r', 'ts-node/register/transpile-only', CHILD, JSON.stringify(spec)];
+  const args = [
+    ...(hook ? ['-r', hook] : []),
+    ...CHURN_NODE_FLAGS,
+    '-r',
+    'ts-node/register/transpile-only',
+    CHILD,
+    JSON.stringify(spec),
+  ];
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...(spec.trust === 'extraCaCerts' ? { NODE_EXTRA_CA_CERTS: spec.endpoint.caPath } : {}) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...(spec.trust === 'extraCaCerts' ? { NODE_EXTRA_CA_CERTS: spec.endpoint.caPath } : {}),
+    };
     // Not under coverage (c8 runs the tests with it): its counters are heap of their own, allocated
     // as functions first run, which would be read as growth.
     delete env.NODE_V8_COVERAGE;
-    const child = spawn(process.execPath, args, { cwd: join(__dirname, '..', '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd: join(__dirname, '..', '..'),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let killed = false;

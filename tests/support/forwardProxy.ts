@@ -49,7 +49,8 @@ export interface ForwardProxyOptions {
   inspect?: { upstream: { host: string; port: number }; key: string; cert: string; ca: string };
 }
 
-const REFUSAL = 'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 19\r\nConnection: close\r\n\r\nblocked by policy\r\n';
+const REFUSAL =
+  'HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 19\r\nConnection: close\r\n\r\nblocked by policy\r\n';
 
 /**
  * A real HTTP forward proxy (the `proxy` package, which the driver's proxy agent is tested
@@ -85,14 +86,21 @@ export class ForwardProxy {
     }
     const inspector = options.inspect ? await startInspector(options.inspect, () => proxy) : undefined;
     await listen(server);
-    const proxy: ForwardProxy = new ForwardProxy(server, '127.0.0.1', (server.address() as AddressInfo).port, inspector);
+    const proxy: ForwardProxy = new ForwardProxy(
+      server,
+      '127.0.0.1',
+      (server.address() as AddressInfo).port,
+      inspector,
+    );
     proxy.wrapConnect(options);
     return proxy;
   }
 
   /** Places our handler in front of the package's: it logs, applies the policy, and re-targets the tunnel. */
   private wrapConnect(options: ForwardProxyOptions): void {
-    const original = this.server.listeners('connect') as Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void>;
+    const original = this.server.listeners('connect') as Array<
+      (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+    >;
     this.server.removeAllListeners('connect');
     this.server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       this.sockets.add(socket);
@@ -100,7 +108,12 @@ export class ForwardProxy {
       const target = req.url ?? '';
       const verdict = this.connectPolicy(target);
       const headerLines = req.rawHeaders.map((part, index) => (index % 2 === 0 ? `${part}: ` : `${part}\n`)).join('');
-      this.connects.push({ target, proxyAuthorization: req.headers['proxy-authorization'], request: `CONNECT ${target} HTTP/${req.httpVersion}\n${headerLines}`, verdict });
+      this.connects.push({
+        target,
+        proxyAuthorization: req.headers['proxy-authorization'],
+        request: `CONNECT ${target} HTTP/${req.httpVersion}\n${headerLines}`,
+        verdict,
+      });
       if (verdict === 'refuse') {
         socket.end(REFUSAL);
         return;
@@ -115,8 +128,13 @@ export class ForwardProxy {
       const address = options.hosts?.[name.toLowerCase()] ?? name;
       const upstream = options.inspect?.upstream;
       // The package dials whatever `req.url` names once it has checked the credentials.
-      req.url = upstream && this.inspector && address === upstream.host && port === upstream.port ? `127.0.0.1:${this.inspector.port}` : `${address}:${port}`;
-      for (const handler of original) handler.call(this.server, req, socket, head);
+      req.url =
+        upstream && this.inspector && address === upstream.host && port === upstream.port
+          ? `127.0.0.1:${this.inspector.port}`
+          : `${address}:${port}`;
+      for (const handler of original) {
+        handler.call(this.server, req, socket, head);
+      }
     });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
@@ -181,7 +199,15 @@ async function startInspector(
       return;
     }
     const upstream = httpsRequest(
-      { host: inspect.upstream.host, port: inspect.upstream.port, method, path, headers: req.headers, agent, servername: 'localhost' },
+      {
+        host: inspect.upstream.host,
+        port: inspect.upstream.port,
+        method,
+        path,
+        headers: req.headers,
+        agent,
+        servername: 'localhost',
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);

@@ -44,9 +44,15 @@ export interface ConnectArgs {
 
 /** Our DBSQLClient connected to the emulator, telemetry on unless `options` says otherwise. */
 export async function connectClient(emulator: Emulator, args: ConnectArgs = {}): Promise<DBSQLClient> {
-  const client = new DBSQLClient({ logger: args.logger ?? new RecordingLogger() }, args.provider ?? new TelemetryClientProvider());
+  const client = new DBSQLClient(
+    { logger: args.logger ?? new RecordingLogger() },
+    args.provider ?? new TelemetryClientProvider(),
+  );
   Object.assign(client.getConfig(), args.config ?? {});
-  await client.connect({ ...emulator.connectOptions(), ...telemetryOptions(args.options) } as TelemetryConnectionOptions);
+  await client.connect({
+    ...emulator.connectOptions(),
+    ...telemetryOptions(args.options),
+  } as TelemetryConnectionOptions);
   return client;
 }
 
@@ -104,7 +110,11 @@ export interface DriverLog {
     retry_count?: number;
     chunk_details?: Record<string, number>;
     result_latency?: Record<string, number>;
-    operation_detail?: { n_operation_status_calls?: number; operation_status_latency_millis?: number; operation_type?: string };
+    operation_detail?: {
+      n_operation_status_calls?: number;
+      operation_status_latency_millis?: number;
+      operation_type?: string;
+    };
   };
 }
 
@@ -124,12 +134,20 @@ export function statementLogs(emulator: Emulator, statementId: string): DriverLo
 /** Connection logs (session id, no statement id, system configuration). */
 export function connectionLogs(emulator: Emulator, sessionId?: string): DriverLog[] {
   return driverLogs(emulator).filter(
-    (log) => log.system_configuration !== undefined && log.sql_statement_id === undefined && (sessionId === undefined || log.session_id === sessionId),
+    (log) =>
+      log.system_configuration !== undefined &&
+      log.sql_statement_id === undefined &&
+      (sessionId === undefined || log.session_id === sessionId),
   );
 }
 
 /** Waits until `count` logs of `statementId` arrived; returns them. */
-export async function waitForStatementLogs(emulator: Emulator, statementId: string, count = 1, timeoutMs = 3000): Promise<DriverLog[]> {
+export async function waitForStatementLogs(
+  emulator: Emulator,
+  statementId: string,
+  count = 1,
+  timeoutMs = 3000,
+): Promise<DriverLog[]> {
   await waitFor(() => statementLogs(emulator, statementId).length >= count, timeoutMs);
   return statementLogs(emulator, statementId);
 }

@@ -148,7 +148,12 @@ export const PROTO_MESSAGES: Readonly<Record<string, ProtoMessage>> = Object.fre
       'enable_geospatial_support',
     ]),
     // socket_timeout is in seconds.
-    ...all(INT64, ['http_connection_pool_size', 'rows_fetched_per_block', 'socket_timeout', 'async_poll_interval_millis']),
+    ...all(INT64, [
+      'http_connection_pool_size',
+      'rows_fetched_per_block',
+      'socket_timeout',
+      'async_poll_interval_millis',
+    ]),
     string_column_length: INT32,
     mode: enumOf('DriverMode'),
     auth_mech: enumOf('DriverAuthMech'),
@@ -183,7 +188,11 @@ export const PROTO_MESSAGES: Readonly<Record<string, ProtoMessage>> = Object.fre
     operation_type: enumOf('OperationType'),
   },
   DriverErrorInfo: { error_name: STRING, stack_trace: STRING },
-  VolumeOperationEvent: { volume_operation_type: enumOf('VolumeOperationType'), volume_path: STRING, local_file: STRING },
+  VolumeOperationEvent: {
+    volume_operation_type: enumOf('VolumeOperationType'),
+    volume_path: STRING,
+    local_file: STRING,
+  },
 });
 
 /** The field a dotted JSON path names, from `root`; undefined when some step is not a field. */
@@ -213,7 +222,9 @@ const STRING_OR_NUMBER = /"(?:[^"\\]|\\.)*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-
 
 /** JSON.parse, with every number kept as a `JsonNumber`. */
 export function parseJsonExact(text: string): unknown {
-  const marked = text.replace(STRING_OR_NUMBER, (token) => (token.startsWith('"') ? token : `{"${NUMBER_MARK}":"${token}"}`));
+  const marked = text.replace(STRING_OR_NUMBER, (token) =>
+    token.startsWith('"') ? token : `{"${NUMBER_MARK}":"${token}"}`,
+  );
   return JSON.parse(marked, (_key, value: unknown) =>
     typeof value === 'object' && value !== null && typeof (value as Record<string, unknown>)[NUMBER_MARK] === 'string'
       ? new JsonNumber((value as Record<string, string>)[NUMBER_MARK])

@@ -26,8 +26,11 @@ const waiting: Array<() => void> = [];
 let buffered = 0;
 stdin.on('line', () => {
   const next = waiting.shift();
-  if (next) next();
-  else buffered += 1;
+  if (next) {
+    next();
+  } else {
+    buffered += 1;
+  }
 });
 // A parent that ends stdin early must not leave this process waiting.
 stdin.on('close', () => waiting.splice(0).forEach((next) => next()));
@@ -60,7 +63,9 @@ async function main(): Promise<void> {
     await client.connect({ ...connect, ...options } as TelemetryConnectionOptions);
     const session = await client.openSession();
     print({ event: 'open', sessionId: session.id });
-    for (const sql of ['SELECT 1', 'SELECT * FROM range(3)']) rows.push(await rowsOf(session, sql));
+    for (const sql of ['SELECT 1', 'SELECT * FROM range(3)']) {
+      rows.push(await rowsOf(session, sql));
+    }
     try {
       await rowsOf(session, 'SELECT a FROM missing_table');
     } catch (error) {

@@ -78,9 +78,25 @@ export const SERIALIZER_SAMPLES: unknown[] = [
     connectionParams: CONNECTION_PARAMS,
     operationLatencyMs: 321,
   },
-  { kind: 'statement', eventId: GUID, timestamp: 1, workspaceId: '42', sessionId: GUID, statementId: GUID, operationLatencyMs: 9, statement: STATEMENT },
+  {
+    kind: 'statement',
+    eventId: GUID,
+    timestamp: 1,
+    workspaceId: '42',
+    sessionId: GUID,
+    statementId: GUID,
+    operationLatencyMs: 9,
+    statement: STATEMENT,
+  },
   { kind: 'statement', eventId: GUID, timestamp: 2, statement: { chunksIterated: 0, operationType: 'LIST_TABLES' } },
-  { kind: 'error', eventId: GUID, timestamp: 3, errorName: 'Error: at /home/alice', unauthenticated: true, driverConfig: HARD_DRIVER_CONFIG },
+  {
+    kind: 'error',
+    eventId: GUID,
+    timestamp: 3,
+    errorName: 'Error: at /home/alice',
+    unauthenticated: true,
+    driverConfig: HARD_DRIVER_CONFIG,
+  },
   { kind: 'error', timestamp: -1, errorName: 'AuthenticationError' },
   {
     kind: 'statement',
@@ -90,11 +106,20 @@ export const SERIALIZER_SAMPLES: unknown[] = [
     sessionId: {},
     statement: { ...STATEMENT, statementType: 'DROP', isCompressed: 'yes', pollCount: -1, chunksPresent: 2 ** 60 },
   },
-  { kind: 'connection', driverConfig: { ...HARD_DRIVER_CONFIG, processName: 'x'.repeat(300), osName: '' }, connectionParams: 'x' },
+  {
+    kind: 'connection',
+    driverConfig: { ...HARD_DRIVER_CONFIG, processName: 'x'.repeat(300), osName: '' },
+    connectionParams: 'x',
+  },
   {
     kind: 'connection',
     eventId: GUID,
-    connectionParams: { ...CONNECTION_PARAMS, httpPath: '/sql/1.0/warehouses/abc?o=1', hostUrl: 'https://user@host', hostPort: 70000 },
+    connectionParams: {
+      ...CONNECTION_PARAMS,
+      httpPath: '/sql/1.0/warehouses/abc?o=1',
+      hostUrl: 'https://user@host',
+      hostPort: 70000,
+    },
   },
   { kind: 'error', eventId: GUID, workspaceId: 'abc', connectionParams: CONNECTION_PARAMS },
   { kind: 'statement' },
@@ -109,7 +134,9 @@ const NAMED_WORKSPACE_ID = '9876543210987654';
  * Each sample's [signed-in, unauthenticated, signed-in with the named workspace id,
  * unauthenticated with it] entries, with `null` for an omitted log.
  */
-export function serializeSamples(userAgent: string): Array<[string | null, string | null, string | null, string | null]> {
+export function serializeSamples(
+  userAgent: string,
+): Array<[string | null, string | null, string | null, string | null]> {
   return SERIALIZER_SAMPLES.map((log) => [
     serializeProtoLog(log as TelemetryLog, userAgent, false) ?? null,
     serializeProtoLog(log as TelemetryLog, userAgent, true) ?? null,

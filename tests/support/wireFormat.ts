@@ -15,11 +15,31 @@ interface Schema {
 }
 
 const STATEMENT_TYPES = ['QUERY', 'SQL', 'UPDATE', 'METADATA', 'VOLUME', 'NONE'] as const;
-const EXECUTION_RESULTS = ['INLINE_ARROW', 'INLINE_JSON', 'EXTERNAL_LINKS', 'COLUMNAR_INLINE', 'FORMAT_UNSPECIFIED'] as const;
+const EXECUTION_RESULTS = [
+  'INLINE_ARROW',
+  'INLINE_JSON',
+  'EXTERNAL_LINKS',
+  'COLUMNAR_INLINE',
+  'FORMAT_UNSPECIFIED',
+] as const;
 const OPERATION_TYPES = [
-  'CREATE_SESSION', 'DELETE_SESSION', 'EXECUTE_STATEMENT', 'EXECUTE_STATEMENT_ASYNC', 'CLOSE_STATEMENT', 'CANCEL_STATEMENT',
-  'LIST_TYPE_INFO', 'LIST_CATALOGS', 'LIST_SCHEMAS', 'LIST_TABLES', 'LIST_TABLE_TYPES', 'LIST_COLUMNS', 'LIST_FUNCTIONS',
-  'LIST_PRIMARY_KEYS', 'LIST_IMPORTED_KEYS', 'LIST_EXPORTED_KEYS', 'LIST_CROSS_REFERENCES',
+  'CREATE_SESSION',
+  'DELETE_SESSION',
+  'EXECUTE_STATEMENT',
+  'EXECUTE_STATEMENT_ASYNC',
+  'CLOSE_STATEMENT',
+  'CANCEL_STATEMENT',
+  'LIST_TYPE_INFO',
+  'LIST_CATALOGS',
+  'LIST_SCHEMAS',
+  'LIST_TABLES',
+  'LIST_TABLE_TYPES',
+  'LIST_COLUMNS',
+  'LIST_FUNCTIONS',
+  'LIST_PRIMARY_KEYS',
+  'LIST_IMPORTED_KEYS',
+  'LIST_EXPORTED_KEYS',
+  'LIST_CROSS_REFERENCES',
 ] as const;
 
 const SYSTEM_CONFIGURATION: Schema = {
@@ -101,17 +121,29 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function checkValue(value: unknown, check: Check, path: string, problems: string[]): void {
   if (check === 'string') {
-    if (typeof value !== 'string') problems.push(`${path}: expected a string, got ${typeof value}`);
+    if (typeof value !== 'string') {
+      problems.push(`${path}: expected a string, got ${typeof value}`);
+    }
   } else if (check === 'uuid') {
-    if (typeof value !== 'string' || !UUID.test(value)) problems.push(`${path}: expected a canonical UUID`);
+    if (typeof value !== 'string' || !UUID.test(value)) {
+      problems.push(`${path}: expected a canonical UUID`);
+    }
   } else if (check === 'boolean') {
-    if (typeof value !== 'boolean') problems.push(`${path}: expected a boolean, got ${typeof value}`);
+    if (typeof value !== 'boolean') {
+      problems.push(`${path}: expected a boolean, got ${typeof value}`);
+    }
   } else if (check === 'int') {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) problems.push(`${path}: expected a non-negative integer, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      problems.push(`${path}: expected a non-negative integer, got ${String(value)}`);
+    }
   } else if (check === 'int64') {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) problems.push(`${path}: expected a non-negative int64 number, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      problems.push(`${path}: expected a non-negative int64 number, got ${JSON.stringify(value)}`);
+    }
   } else if (Array.isArray(check)) {
-    if (typeof value !== 'string' || !check.includes(value)) problems.push(`${path}: ${JSON.stringify(value)} is not one of ${check.join(', ')}`);
+    if (typeof value !== 'string' || !check.includes(value)) {
+      problems.push(`${path}: ${JSON.stringify(value)} is not one of ${check.join(', ')}`);
+    }
   } else {
     checkObject(value, check as Schema, path, problems);
   }
@@ -124,7 +156,9 @@ function checkObject(value: unknown, schema: Schema, path: string, problems: str
   }
   for (const [key, child] of Object.entries(value)) {
     const where = path ? `${path}.${key}` : key;
-    if (!SNAKE.test(key)) problems.push(`${where}: key is not snake_case`);
+    if (!SNAKE.test(key)) {
+      problems.push(`${where}: key is not snake_case`);
+    }
     const check = schema[key];
     if (check === undefined) {
       problems.push(`${where}: key not allowed`);
@@ -142,11 +176,19 @@ function checkObject(value: unknown, schema: Schema, path: string, problems: str
  * Problems with one decoded frontend log; `unauthenticated` adds the `/telemetry-unauth` rules;
  * `host`, the host (and port) the log was sent to, is the only one `host_info` may name.
  */
-export function validateFrontendLog(log: unknown, unauthenticated = false, host?: { name: string; port: number }): string[] {
+export function validateFrontendLog(
+  log: unknown,
+  unauthenticated = false,
+  host?: { name: string; port: number },
+): string[] {
   const problems: string[] = [];
   checkObject(log, FRONTEND_LOG, '', problems);
-  if (!isPlainObject(log)) return problems;
-  if (typeof log.frontend_log_event_id !== 'string' || log.frontend_log_event_id.length === 0) problems.push('frontend_log_event_id: missing');
+  if (!isPlainObject(log)) {
+    return problems;
+  }
+  if (typeof log.frontend_log_event_id !== 'string' || log.frontend_log_event_id.length === 0) {
+    problems.push('frontend_log_event_id: missing');
+  }
   const entry = log.entry as { sql_driver_log?: Record<string, unknown> } | undefined;
   const driverLog = entry?.sql_driver_log;
   if (!isPlainObject(driverLog)) {
@@ -156,25 +198,43 @@ export function validateFrontendLog(log: unknown, unauthenticated = false, host?
   const params = driverLog.driver_connection_params;
   if (isPlainObject(params) && ('http_path' in params || 'host_info' in params)) {
     // The workspace's address and path: only in connection logs, which statement logs join by session id.
-    if ('sql_statement_id' in driverLog || 'error_info' in driverLog) problems.push('driver_connection_params: http_path/host_info outside a connection log');
-    if (unauthenticated) problems.push('unauth: http_path/host_info must not be sent');
+    if ('sql_statement_id' in driverLog || 'error_info' in driverLog) {
+      problems.push('driver_connection_params: http_path/host_info outside a connection log');
+    }
+    if (unauthenticated) {
+      problems.push('unauth: http_path/host_info must not be sent');
+    }
     const info = params.host_info;
     if (isPlainObject(info) && typeof info.host_url === 'string') {
-      if (!/^https:\/\/[^/?#@:]+$/.test(info.host_url)) problems.push(`host_info.host_url: ${JSON.stringify(info.host_url)} is not https://<host>`);
-      if (host && info.host_url !== `https://${host.name.toLowerCase()}`) problems.push('host_info.host_url: not the host the log was sent to');
-      if (host && info.port !== undefined && info.port !== host.port) problems.push('host_info.port: not the port the log was sent to');
+      if (!/^https:\/\/[^/?#@:]+$/.test(info.host_url)) {
+        problems.push(`host_info.host_url: ${JSON.stringify(info.host_url)} is not https://<host>`);
+      }
+      if (host && info.host_url !== `https://${host.name.toLowerCase()}`) {
+        problems.push('host_info.host_url: not the host the log was sent to');
+      }
+      if (host && info.port !== undefined && info.port !== host.port) {
+        problems.push('host_info.port: not the port the log was sent to');
+      }
     }
-    if (typeof params.http_path === 'string' && !/^\/[^?#\s]*$/.test(params.http_path)) problems.push('http_path: expected a path without query or fragment');
+    if (typeof params.http_path === 'string' && !/^\/[^?#\s]*$/.test(params.http_path)) {
+      problems.push('http_path: expected a path without query or fragment');
+    }
   }
   if (unauthenticated) {
     for (const key of ['session_id', 'sql_statement_id']) {
-      if (key in driverLog) problems.push(`unauth: ${key} must not be sent`);
+      if (key in driverLog) {
+        problems.push(`unauth: ${key} must not be sent`);
+      }
     }
-    if ('workspace_id' in log) problems.push('unauth: workspace_id must not be sent');
+    if ('workspace_id' in log) {
+      problems.push('unauth: workspace_id must not be sent');
+    }
     const system = driverLog.system_configuration;
     if (isPlainObject(system)) {
       for (const key of Object.keys(system)) {
-        if (key !== 'driver_name' && key !== 'driver_version') problems.push(`unauth: system_configuration.${key} must not be sent`);
+        if (key !== 'driver_name' && key !== 'driver_version') {
+          problems.push(`unauth: system_configuration.${key} must not be sent`);
+        }
       }
     }
   }
@@ -187,16 +247,30 @@ export function validateUpload(request: { path: string; headers: Record<string, 
   const unauthenticated = request.path === '/telemetry-unauth';
   const hostHeader = /^([^:]+)(?::(\d+))?$/.exec(String(request.headers.host ?? ''));
   const host = hostHeader ? { name: hostHeader[1], port: hostHeader[2] ? Number(hostHeader[2]) : 443 } : undefined;
-  if (unauthenticated && request.headers.authorization !== undefined) problems.push('unauth: Authorization header sent');
-  if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) problems.push('Content-Type is not application/json');
-  const body = request.body;
-  if (!isPlainObject(body)) return [...problems, 'body: not a JSON object'];
-  for (const key of Object.keys(body)) {
-    if (!['uploadTime', 'items', 'protoLogs'].includes(key)) problems.push(`body.${key}: key not allowed`);
+  if (unauthenticated && request.headers.authorization !== undefined) {
+    problems.push('unauth: Authorization header sent');
   }
-  if (typeof body.uploadTime !== 'number' || !Number.isSafeInteger(body.uploadTime)) problems.push('body.uploadTime: expected an integer');
-  if (!Array.isArray(body.items) || body.items.length !== 0) problems.push('body.items: expected []');
-  if (!Array.isArray(body.protoLogs) || body.protoLogs.length === 0) return [...problems, 'body.protoLogs: expected a non-empty array'];
+  if (!String(request.headers['content-type'] ?? '').startsWith('application/json')) {
+    problems.push('Content-Type is not application/json');
+  }
+  const body = request.body;
+  if (!isPlainObject(body)) {
+    return [...problems, 'body: not a JSON object'];
+  }
+  for (const key of Object.keys(body)) {
+    if (!['uploadTime', 'items', 'protoLogs'].includes(key)) {
+      problems.push(`body.${key}: key not allowed`);
+    }
+  }
+  if (typeof body.uploadTime !== 'number' || !Number.isSafeInteger(body.uploadTime)) {
+    problems.push('body.uploadTime: expected an integer');
+  }
+  if (!Array.isArray(body.items) || body.items.length !== 0) {
+    problems.push('body.items: expected []');
+  }
+  if (!Array.isArray(body.protoLogs) || body.protoLogs.length === 0) {
+    return [...problems, 'body.protoLogs: expected a non-empty array'];
+  }
   body.protoLogs.forEach((entry: unknown, index: number) => {
     if (typeof entry !== 'string') {
       problems.push(`protoLogs[${index}]: not a string`);
@@ -209,7 +283,9 @@ export function validateUpload(request: { path: string; headers: Record<string, 
       problems.push(`protoLogs[${index}]: not JSON`);
       return;
     }
-    problems.push(...validateFrontendLog(decoded, unauthenticated, host).map((problem) => `protoLogs[${index}] ${problem}`));
+    problems.push(
+      ...validateFrontendLog(decoded, unauthenticated, host).map((problem) => `protoLogs[${index}] ${problem}`),
+    );
     const workspaceId = /"workspace_id":([^,}]*)/.exec(entry);
     if (workspaceId && !(/^\d{1,19}$/.test(workspaceId[1]) && BigInt(workspaceId[1]) <= INT64_MAX)) {
       problems.push(`protoLogs[${index}] workspace_id: ${workspaceId[1]} is not an int64`);

@@ -8,7 +8,10 @@ describe('docs/TELEMETRY.md', () => {
   const doc = fs.readFileSync(DOC_PATH, 'utf8');
 
   it('matches what scripts/generate-docs.ts produces (run it after changing an option or the allow-list)', () => {
-    expect(generateDoc(doc) === doc, 'docs/TELEMETRY.md is stale: run node -r ts-node/register/transpile-only scripts/generate-docs.ts').to.equal(true);
+    expect(
+      generateDoc(doc) === doc,
+      'docs/TELEMETRY.md is stale: run node -r ts-node/register/transpile-only scripts/generate-docs.ts',
+    ).to.equal(true);
   });
 
   it('documents every option with its environment variable and every exported field', () => {

@@ -42,7 +42,11 @@ function recordBatch(schema: Schema, table: ResultTable, start: number, end: num
     const values = table.column(i, start, end);
     // BIGINT without nulls (the million-row case) skips the generic, slower builder.
     if (table.columns[i].type === 'BIGINT' && !values.includes(null)) {
-      return makeData({ type: new Int64(), length: values.length, data: BigInt64Array.from(values, (v) => BigInt(v as number)) });
+      return makeData({
+        type: new Int64(),
+        length: values.length,
+        data: BigInt64Array.from(values, (v) => BigInt(v as number)),
+      });
     }
     return vectorFromArray(values as unknown[], field.type).data[0];
   });

@@ -56,7 +56,9 @@ export class ResultCursor {
 
   /** The next page of at most `maxRows` rows; past the end, an empty page. */
   nextPage(maxRows: number): TFetchResultsResp {
-    if (this.plan.format === 'cloudfetch') return this.nextLinks(maxRows);
+    if (this.plan.format === 'cloudfetch') {
+      return this.nextLinks(maxRows);
+    }
     const start = this.nextRow;
     const end = Math.min(this.table.rowCount, start + Math.max(1, maxRows));
     this.nextRow = end;
@@ -68,7 +70,8 @@ export class ResultCursor {
         results: { startRowOffset: start, rows: [], columns: encodeColumns(this.table, start, end) },
       };
     }
-    const arrowBatches = end > start ? [{ batch: this.compress(arrowBatchMessages(this.table, start, end)), rowCount: end - start }] : [];
+    const arrowBatches =
+      end > start ? [{ batch: this.compress(arrowBatchMessages(this.table, start, end)), rowCount: end - start }] : [];
     return { status: okStatus(), hasMoreRows, results: { startRowOffset: start, rows: [], arrowBatches } };
   }
 
@@ -92,12 +95,15 @@ export class ResultCursor {
 
   /** Links to the next files, as many as fit in `maxRows` rows (at least one). */
   private nextLinks(maxRows: number): TFetchResultsResp {
-    const startRowOffset = this.nextChunk < this.chunkCount ? this.chunkRows(this.nextChunk).start : this.table.rowCount;
+    const startRowOffset =
+      this.nextChunk < this.chunkCount ? this.chunkRows(this.nextChunk).start : this.table.rowCount;
     const resultLinks: TSparkArrowResultLink[] = [];
     let rows = 0;
     while (this.nextChunk < this.chunkCount) {
       const { start, end } = this.chunkRows(this.nextChunk);
-      if (resultLinks.length > 0 && rows + (end - start) > maxRows) break;
+      if (resultLinks.length > 0 && rows + (end - start) > maxRows) {
+        break;
+      }
       resultLinks.push({
         fileLink: `${this.plan.linkBase}/${this.nextChunk}`,
         expiryTime: Date.now() + LINK_LIFETIME_MS,

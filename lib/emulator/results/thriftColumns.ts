@@ -24,7 +24,9 @@ export function tableSchema(table: ResultTable): TTableSchema {
 function nullBitmap(values: readonly CellValue[]): Buffer {
   const bitmap = Buffer.alloc(Math.ceil(values.length / 8));
   values.forEach((value, i) => {
-    if (value === null) bitmap[i >> 3] |= 1 << (i & 7);
+    if (value === null) {
+      bitmap[i >> 3] |= 1 << (i & 7);
+    }
   });
   return bitmap;
 }

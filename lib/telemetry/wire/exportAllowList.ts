@@ -18,7 +18,12 @@ const CONNECTION: readonly TelemetryLogKind[] = ['connection'];
 const STATEMENT: readonly TelemetryLogKind[] = ['statement'];
 const STATEMENT_OR_ERROR: readonly TelemetryLogKind[] = ['statement', 'error'];
 
-function tag(path: string, kinds: readonly TelemetryLogKind[], unauthenticated: boolean, description: string): ExportTag {
+function tag(
+  path: string,
+  kinds: readonly TelemetryLogKind[],
+  unauthenticated: boolean,
+  description: string,
+): ExportTag {
   return Object.freeze({ path, kinds: Object.freeze([...kinds]), unauthenticated, description });
 }
 
@@ -57,7 +62,12 @@ export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
   tag(`${SYS}.process_name`, CONNECT, false, 'Executable base name (never its path).'),
   tag(`${PARAMS}.http_path`, CONNECTION, false, 'HTTP path of the warehouse or cluster, without its query string.'),
   tag(`${PARAMS}.mode`, CONNECT, false, 'Protocol: THRIFT or SEA.'),
-  tag(`${PARAMS}.host_info.host_url`, CONNECTION, false, 'https:// and the workspace host name (where the log is sent).'),
+  tag(
+    `${PARAMS}.host_info.host_url`,
+    CONNECTION,
+    false,
+    'https:// and the workspace host name (where the log is sent).',
+  ),
   tag(`${PARAMS}.host_info.port`, CONNECTION, false, 'Workspace port.'),
   tag(`${PARAMS}.auth_mech`, CONNECT, false, 'Authentication mechanism: PAT, OAUTH or OTHER.'),
   tag(`${PARAMS}.auth_flow`, CONNECT, false, 'OAuth flow, when OAuth is used.'),
@@ -76,7 +86,9 @@ export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
   tag(`${OP}.chunk_details.sum_chunks_download_time_millis`, STATEMENT, false, 'Total chunk download time.'),
   tag(`${OP}.operation_detail.operation_type`, ALL, true, 'Driver operation (CREATE_SESSION, EXECUTE_STATEMENT, ...).'),
   // What the adapter measures for a statement, from its one definition.
-  ...Object.values(MEASURED_STATEMENT_FIELDS).map((field) => tag(`${OP}.${field.wire}`, STATEMENT, false, field.description)),
+  ...Object.values(MEASURED_STATEMENT_FIELDS).map((field) =>
+    tag(`${OP}.${field.wire}`, STATEMENT, false, field.description),
+  ),
   tag(`${LOG}.error_info.error_name`, STATEMENT_OR_ERROR, true, 'Error class name or SQLSTATE; never a message.'),
   tag(`${LOG}.operation_latency_ms`, ALL, true, 'Latency of the connect or statement.'),
 ]);

@@ -98,7 +98,9 @@ function hostUrl(value: unknown): string | undefined {
 
 /** A TCP port (the proto's int32). */
 function port(value: unknown): string | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535 ? String(value) : undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= 65535
+    ? String(value)
+    : undefined;
 }
 
 function errorName(value: unknown): string | undefined {
@@ -110,7 +112,9 @@ function errorName(value: unknown): string | undefined {
 
 /** Only the executable's base name: a full path can hold a user name. */
 function processName(value: unknown): string | undefined {
-  return typeof value === 'string' ? text(value.slice(Math.max(value.lastIndexOf('/'), value.lastIndexOf('\\')) + 1)) : undefined;
+  return typeof value === 'string'
+    ? text(value.slice(Math.max(value.lastIndexOf('/'), value.lastIndexOf('\\')) + 1))
+    : undefined;
 }
 
 function milliseconds(value: unknown): string | undefined {
@@ -154,7 +158,8 @@ const SOURCES: Record<SourceName, (log: TelemetryLog) => AnyRecord> = {
   driver: (log) => record(log.driverConfig),
   params: (log) => record(log.connectionParams),
   /** An error log names its error itself; a statement log's error is in its statement. */
-  errorInfo: (log) => (log.errorName === undefined || log.errorName === null ? statement(log) : (log as unknown as AnyRecord)),
+  errorInfo: (log) =>
+    log.errorName === undefined || log.errorName === null ? statement(log) : (log as unknown as AnyRecord),
 };
 
 const SOURCE_NAMES = Object.keys(SOURCES) as SourceName[];
@@ -168,10 +173,12 @@ function group(key: string, children: WriterNode[]): WriterNode {
 }
 
 const fromLog = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'log', property, read);
-const fromStatement = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'statement', property, read);
+const fromStatement = (key: string, property: string, type: ValueType, read: Read) =>
+  field(key, type, 'statement', property, read);
 const fromChunks = (key: string, property: string, read: Read = int) => field(key, 'bare', 'chunks', property, read);
 const fromDriver = (key: string, property: string, read: Read = text) => field(key, 'text', 'driver', property, read);
-const fromParams = (key: string, property: string, type: ValueType, read: Read) => field(key, type, 'params', property, read);
+const fromParams = (key: string, property: string, type: ValueType, read: Read) =>
+  field(key, type, 'params', property, read);
 
 /**
  * Every field the serializer knows how to write, laid out as on the wire. Only those the allow-list
@@ -215,7 +222,10 @@ const WIRE_LAYOUT: WriterNode[] = [
       group('driver_connection_params', [
         fromParams('http_path', 'httpPath', 'quoted', httpPath),
         fromParams('mode', 'mode', 'quoted', oneOf(MODES)),
-        group('host_info', [fromParams('host_url', 'hostUrl', 'quoted', hostUrl), fromParams('port', 'hostPort', 'bare', port)]),
+        group('host_info', [
+          fromParams('host_url', 'hostUrl', 'quoted', hostUrl),
+          fromParams('port', 'hostPort', 'bare', port),
+        ]),
         fromParams('use_proxy', 'useProxy', 'bare', bool),
         fromParams('auth_mech', 'authMech', 'quoted', oneOf(AUTH_MECHS)),
         fromParams('auth_flow', 'authFlow', 'quoted', oneOf(AUTH_FLOWS)),
@@ -251,7 +261,9 @@ function place(nodes: WriterNode[], path: readonly string[], leaf: FieldNode): v
     nodes.push(leaf);
     return;
   }
-  let next = nodes.find((node): node is { key: string; children: WriterNode[] } => node.key === path[0] && 'children' in node);
+  let next = nodes.find(
+    (node): node is { key: string; children: WriterNode[] } => node.key === path[0] && 'children' in node,
+  );
   if (next === undefined) {
     next = { key: path[0], children: [] };
     nodes.push(next);
@@ -261,7 +273,13 @@ function place(nodes: WriterNode[], path: readonly string[], leaf: FieldNode): v
 
 for (const [property, measured] of Object.entries(MEASURED_STATEMENT_FIELDS)) {
   const path = ['entry', 'sql_driver_log', 'sql_operation', ...measured.wire.split('.')];
-  place(WIRE_LAYOUT, path, { key: path[path.length - 1], type: measured.type, from: measured.chunks ? 'chunks' : 'statement', property, read: measured.write });
+  place(WIRE_LAYOUT, path, {
+    key: path[path.length - 1],
+    type: measured.type,
+    from: measured.chunks ? 'chunks' : 'statement',
+    property,
+    read: measured.write,
+  });
 }
 
 /** A leaf of the layout that the allow-list keeps for one plan. */
@@ -278,7 +296,12 @@ interface AllowedGroup {
 type AllowedMember = AllowedField | AllowedGroup;
 
 /** The part of `nodes` the allow-list permits for `kind` and scope; groups left empty are dropped. */
-function allowed(nodes: WriterNode[], prefix: string, kind: TelemetryLogKind, unauthenticated: boolean): AllowedMember[] {
+function allowed(
+  nodes: WriterNode[],
+  prefix: string,
+  kind: TelemetryLogKind,
+  unauthenticated: boolean,
+): AllowedMember[] {
   const members: AllowedMember[] = [];
   for (const node of nodes) {
     const path = prefix + node.key;

@@ -28,4 +28,3 @@ export function bool(value: unknown): string | undefined {
 export function oneOf(values: ReadonlySet<string>): (value: unknown) => string | undefined {
   return (value) => (typeof value === 'string' && values.has(value) ? value : undefined);
 }
-

@@ -9,7 +9,9 @@ describe('cli: dbsql-telemetry demo as a process', () => {
   it('runs the workload against the emulator, exits 0 and prints a table of every statement kind', async function () {
     this.timeout(45_000);
     const run = await runTs('lib/cli/index.ts', ['demo'], {}, 40_000);
-    if (run.code !== 0) console.error(run.stdout, run.stderr);
+    if (run.code !== 0) {
+      console.error(run.stdout, run.stderr);
+    }
     expect(run.code).to.equal(0);
     expect(run.ms).to.be.below(40_000);
 
@@ -48,7 +50,9 @@ describe('cli: dbsql-telemetry demo as a process', () => {
     expect(run.code).to.equal(0);
     const result = JSON.parse(run.stdout);
     expect(result.workload.cloudFetchRows).to.equal(50_000);
-    expect(result.summary.kinds.map((kind: { operationType: string }) => kind.operationType)).to.include('LIST_COLUMNS');
+    expect(result.summary.kinds.map((kind: { operationType: string }) => kind.operationType)).to.include(
+      'LIST_COLUMNS',
+    );
     expect(result.summary.uploads.count).to.be.above(0);
   });
 
@@ -63,15 +67,34 @@ describe('cli: dbsql-telemetry demo as a process', () => {
       const audit = join(dir, 'audit.jsonl');
       const run = await runTs(
         'lib/cli/index.ts',
-        ['demo', '--host', emulator.host, '--port', String(emulator.port), '--path', emulator.path, '--token', emulator.token,
-          '--audit-file', audit, '--rows', '20000', '--slow-ms', '50'],
+        [
+          'demo',
+          '--host',
+          emulator.host,
+          '--port',
+          String(emulator.port),
+          '--path',
+          emulator.path,
+          '--token',
+          emulator.token,
+          '--audit-file',
+          audit,
+          '--rows',
+          '20000',
+          '--slow-ms',
+          '50',
+        ],
         { NODE_EXTRA_CA_CERTS: ca },
       );
-      if (run.code !== 0) console.error(run.stdout, run.stderr);
+      if (run.code !== 0) {
+        console.error(run.stdout, run.stderr);
+      }
       expect(run.code).to.equal(0);
       expect(run.stdout).to.include('decoded from the audit file');
       expect(run.stdout).to.match(/^LIST_TABLES\s+METADATA\s+1\s/m);
-      if (!/^EXECUTE_STATEMENT\s+QUERY\s+15\s/m.test(run.stdout)) console.error(run.stdout);
+      if (!/^EXECUTE_STATEMENT\s+QUERY\s+15\s/m.test(run.stdout)) {
+        console.error(run.stdout);
+      }
       expect(run.stdout).to.match(/^EXECUTE_STATEMENT\s+QUERY\s+15\s/m);
       expect(emulator.telemetry.logs()).to.have.length(28);
     } finally {

@@ -14,7 +14,9 @@ describe('cli: examples/*.ts run and exit 0', () => {
     it(name, async function () {
       this.timeout(30_000);
       const run = await runTs(join('examples', name), [], { DATABRICKS_TELEMETRY_DISABLED: '' });
-      if (run.code !== 0) console.error(run.stdout, run.stderr);
+      if (run.code !== 0) {
+        console.error(run.stdout, run.stderr);
+      }
       expect(run.code).to.equal(0);
       expect(run.ms).to.be.below(20_000);
     });

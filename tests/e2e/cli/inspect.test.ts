@@ -33,7 +33,9 @@ describe('cli: dbsql-telemetry inspect', () => {
     expect(err).to.deep.equal([]);
     const text = out.join('\n');
     expect(out[0]).to.equal('input.jsonl: upload bodies; 4 uploads, 28 logs');
-    for (const kind of KINDS) expect(text).to.include(kind);
+    for (const kind of KINDS) {
+      expect(text).to.include(kind);
+    }
     expect(text).to.include('EXTERNAL_LINKS lz4');
     expect(text).to.include('42P01');
     expect(text).to.match(/uploads: 4, /);

@@ -12,7 +12,12 @@ export interface Run {
 }
 
 /** Runs a TypeScript entry point of the repository in a child process, as `node -r ts-node/register/transpile-only`. */
-export function runTs(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<Run> {
+export function runTs(
+  script: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<Run> {
   const startedAt = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, script), ...args], {

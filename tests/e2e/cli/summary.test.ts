@@ -71,7 +71,9 @@ describe('cli: the demo summary on recorded telemetry', () => {
 
   it('reports upload count and sizes from the collector', () => {
     expect(summary.uploads.count).to.equal(4);
-    const lengths = recordings.requests.map((request: { headers: Record<string, string> }) => Number(request.headers['content-length']));
+    const lengths = recordings.requests.map((request: { headers: Record<string, string> }) =>
+      Number(request.headers['content-length']),
+    );
     expect(summary.uploads.totalBytes).to.equal(lengths.reduce((a: number, b: number) => a + b, 0));
     expect(summary.uploads.minBytes).to.equal(Math.min(...lengths));
     expect(summary.uploads.maxBytes).to.equal(Math.max(...lengths));
@@ -89,7 +91,9 @@ describe('cli: the demo summary on recorded telemetry', () => {
 
   it('renders a table naming every kind, and the upload line', () => {
     const text = renderSummary(summary).join('\n');
-    for (const row of summary.kinds) expect(text).to.include(row.operationType);
+    for (const row of summary.kinds) {
+      expect(text).to.include(row.operationType);
+    }
     expect(text).to.match(/uploads: 4, [\d.]+ kB in all/);
     expect(text).to.include('EXTERNAL_LINKS x1');
     expect(text).to.include('42601 x1, 42P01 x1');
@@ -128,7 +132,13 @@ describe('cli: summary helpers', () => {
   });
 
   it('renderTable aligns columns, numbers to the right', () => {
-    const lines = renderTable(['name', 'n'], [['a', '5'], ['bbb', '12']]);
+    const lines = renderTable(
+      ['name', 'n'],
+      [
+        ['a', '5'],
+        ['bbb', '12'],
+      ],
+    );
     expect(lines).to.deep.equal(['name   n', '----  --', 'a      5', 'bbb   12']);
   });
 

@@ -11,7 +11,9 @@ const ORG_ID = '9876543210987654';
 
 /** The raw `protoLogs` strings of the recorded uploads to `path`. */
 function protoLogsOf(requests: RecordedTelemetryRequest[], path: string): string[] {
-  return requests.filter((request) => request.path === path).flatMap((request) => (request.body as { protoLogs: string[] }).protoLogs);
+  return requests
+    .filter((request) => request.path === path)
+    .flatMap((request) => (request.body as { protoLogs: string[] }).protoLogs);
 }
 
 function expectValid(requests: RecordedTelemetryRequest[]): void {
@@ -117,7 +119,9 @@ describe('client e2e: attribution (workspace id, warehouse path and host)', func
   it('the emulator names its workspace like a real one: a 16-digit id by default', async () => {
     const emulator = await startEmulator();
     emulators.push(emulator);
-    expect(emulator.orgId).to.equal(DEFAULT_ORG_ID).and.match(/^\d{16}$/);
+    expect(emulator.orgId)
+      .to.equal(DEFAULT_ORG_ID)
+      .and.match(/^\d{16}$/);
     const client = await connectClient(emulator);
     clients.push(client);
     const session = await client.openSession();

@@ -2,14 +2,24 @@ import { expect } from 'chai';
 import { DBSQLClient } from '../../../lib';
 import { Emulator, startEmulator } from '../../../lib/emulator';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
-import { connectClient, driverLog, RecordingLogger, rejectionOf, runQuery, sleep, waitFor } from '../../support/harness';
+import {
+  connectClient,
+  driverLog,
+  RecordingLogger,
+  rejectionOf,
+  runQuery,
+  sleep,
+  waitFor,
+} from '../../support/harness';
 
 /** Logs that carry an error and no statement: errors of a session, or of no session at all. */
 function sessionErrorLogs(emulator: Emulator, sessionId: string) {
   return emulator.telemetry
     .logs()
     .map(driverLog)
-    .filter((log) => log.session_id === sessionId && log.sql_statement_id === undefined && log.error_info !== undefined);
+    .filter(
+      (log) => log.session_id === sessionId && log.sql_statement_id === undefined && log.error_info !== undefined,
+    );
 }
 
 describe('client e2e: statements that fail inside the driver, before any Thrift call', () => {
@@ -34,7 +44,9 @@ describe('client e2e: statements that fail inside the driver, before any Thrift 
     const session = await client.openSession();
     const thriftBefore = emulator.requestCounts().thrift;
     const error = await rejectionOf(
-      session.executeStatement('SELECT :a, ?', { namedParameters: { a: 1 }, ordinalParameters: [2] } as Parameters<typeof session.executeStatement>[1]),
+      session.executeStatement('SELECT :a, ?', { namedParameters: { a: 1 }, ordinalParameters: [2] } as Parameters<
+        typeof session.executeStatement
+      >[1]),
     );
     expect(emulator.requestCounts().thrift).to.equal(thriftBefore);
     const logs = await waitFor(() => sessionErrorLogs(emulator, session.id));
@@ -52,7 +64,9 @@ describe('client e2e: statements that fail inside the driver, before any Thrift 
     const error = await rejectionOf(session.executeStatement('SELECT 1'));
     const logs = await waitFor(() => sessionErrorLogs(emulator, id));
     await sleep(100);
-    expect(sessionErrorLogs(emulator, id).map((log) => log.error_info?.error_name)).to.deep.equal([error.constructor.name]);
+    expect(sessionErrorLogs(emulator, id).map((log) => log.error_info?.error_name)).to.deep.equal([
+      error.constructor.name,
+    ]);
     expect(logs).to.have.length(1);
   });
 });
@@ -69,7 +83,9 @@ describe('client e2e: a session open that cannot reach the host', () => {
     const error = await rejectionOf(client.openSession());
     expect(String(error.code ?? error.message)).to.match(/ECONNREFUSED/);
     await client.close();
-    expect(logger.lines.filter((line) => /failed before reaching the host \(FetchError\); not reported/.test(line.message))).to.have.length(1);
+    expect(
+      logger.lines.filter((line) => /failed before reaching the host \(FetchError\); not reported/.test(line.message)),
+    ).to.have.length(1);
     expect(logger.lines.filter((line) => /feature flag|telemetry export/i.test(line.message))).to.deep.equal([]);
     expect(logger.aboveDebug().filter((line) => /telemetry/i.test(line.message))).to.deep.equal([]);
   });

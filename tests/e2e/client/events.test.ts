@@ -70,7 +70,9 @@ describe('client e2e: connection, statement and metadata events', () => {
     expect(more, 'one log per statement').to.deep.equal([]);
     expect(log.session_id).to.equal(session.id);
     expect(log.sql_statement_id).to.equal(operation.id);
-    expect(log.operation_latency_ms).to.be.at.least(600).and.at.most(elapsed + 50);
+    expect(log.operation_latency_ms)
+      .to.be.at.least(600)
+      .and.at.most(elapsed + 50);
     expect(log.sql_operation?.statement_type).to.equal('QUERY');
     expect(log.sql_operation?.operation_detail?.operation_type).to.equal('EXECUTE_STATEMENT');
     expect(log.sql_operation?.operation_detail?.n_operation_status_calls).to.be.above(0);
@@ -105,7 +107,10 @@ describe('client e2e: connection, statement and metadata events', () => {
 
   it('reports CloudFetch chunks: announced links, downloads and their latencies', async () => {
     const session = await openSession();
-    const { rows, operation } = await runQuery(session, '/* emulator: format=cloudfetch chunks=3 */ SELECT * FROM range(30)');
+    const { rows, operation } = await runQuery(
+      session,
+      '/* emulator: format=cloudfetch chunks=3 */ SELECT * FROM range(30)',
+    );
     expect(rows).to.have.length(30);
     const downloads = emulator.requestCounts().cloudFetch;
     expect(downloads).to.be.at.least(3);
@@ -134,7 +139,9 @@ describe('client e2e: connection, statement and metadata events', () => {
 
   it('reports only the chunks downloaded when the app stops early', async () => {
     const session = await openSession();
-    const operation = await session.executeStatement('/* emulator: format=cloudfetch chunks=4 */ SELECT * FROM range(40)');
+    const operation = await session.executeStatement(
+      '/* emulator: format=cloudfetch chunks=4 */ SELECT * FROM range(40)',
+    );
     const first = await operation.fetchChunk({ maxRows: 5 });
     expect(first.length).to.be.above(0);
     await operation.close();
@@ -175,9 +182,15 @@ describe('client e2e: connection, statement and metadata events', () => {
       ['LIST_TABLES', () => session.getTables({ catalogName: 'main', schemaName: 'default' })],
       ['LIST_TABLE_TYPES', () => session.getTableTypes()],
       ['LIST_COLUMNS', () => session.getColumns({ catalogName: 'main', schemaName: 'default', tableName: 'orders' })],
-      ['LIST_FUNCTIONS', () => session.getFunctions({ catalogName: 'system', schemaName: 'builtin', functionName: 'upp%' })],
+      [
+        'LIST_FUNCTIONS',
+        () => session.getFunctions({ catalogName: 'system', schemaName: 'builtin', functionName: 'upp%' }),
+      ],
       ['LIST_TYPE_INFO', () => session.getTypeInfo()],
-      ['LIST_PRIMARY_KEYS', () => session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' })],
+      [
+        'LIST_PRIMARY_KEYS',
+        () => session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }),
+      ],
       [
         'LIST_CROSS_REFERENCES',
         () =>

@@ -46,7 +46,9 @@ describe('client e2e: with the workspace feature flag off, the connection idles'
     client = undefined;
     expect(emulator.requestCounts().featureFlags).to.equal(1);
     expect(emulator.telemetry.requests()).to.deep.equal([]);
-    expect(logger.lines.some((line) => /feature flag is off; not observing the driver/.test(line.message))).to.equal(true);
+    expect(logger.lines.some((line) => /feature flag is off; not observing the driver/.test(line.message))).to.equal(
+      true,
+    );
     expect(logger.aboveDebug().filter((line) => /telemetry/i.test(line.message))).to.deep.equal([]);
   });
 

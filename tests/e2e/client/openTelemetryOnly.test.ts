@@ -41,7 +41,10 @@ describe('client e2e: OpenTelemetry output has its own switch', () => {
     await session.close();
     await client.close();
     client = undefined;
-    expect(statementSpans().map((span) => span.name)).to.deep.equal(['dbsql EXECUTE_STATEMENT', 'dbsql EXECUTE_STATEMENT']);
+    expect(statementSpans().map((span) => span.name)).to.deep.equal([
+      'dbsql EXECUTE_STATEMENT',
+      'dbsql EXECUTE_STATEMENT',
+    ]);
     const counts = emulator.requestCounts();
     expect(counts.featureFlags).to.equal(0);
     expect(counts.telemetryExt + counts.telemetryUnauth).to.equal(0);

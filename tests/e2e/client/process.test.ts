@@ -19,7 +19,12 @@ function runForgetful(emulator: Emulator, telemetry: boolean, close: 'never' | '
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [...hookArgs(), '-r', 'ts-node/register/transpile-only', SCRIPT], {
       cwd: resolve(__dirname, '../../..'),
-      env: { ...process.env, EMULATOR_CONNECT: JSON.stringify(emulator.connectOptions()), TELEMETRY: telemetry ? 'on' : 'off', CLOSE: close },
+      env: {
+        ...process.env,
+        EMULATOR_CONNECT: JSON.stringify(emulator.connectOptions()),
+        TELEMETRY: telemetry ? 'on' : 'off',
+        CLOSE: close,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -77,7 +82,9 @@ describe('client e2e: a process that forgets close()', () => {
     expect(off.code).to.equal(0);
     expect(on.code).to.equal(0);
     expect(on.stdout).to.contain('done 3');
-    expect(on.exitAfterWorkMs, `telemetry on: ${on.exitAfterWorkMs} ms, off: ${off.exitAfterWorkMs} ms`).to.be.below(off.exitAfterWorkMs + 500);
+    expect(on.exitAfterWorkMs, `telemetry on: ${on.exitAfterWorkMs} ms, off: ${off.exitAfterWorkMs} ms`).to.be.below(
+      off.exitAfterWorkMs + 500,
+    );
     expect(on.exitAfterWorkMs, 'exits within ~2 s of its work').to.be.below(Math.max(2000, off.exitAfterWorkMs + 500));
     // Telemetry really ran in the child with it on (it asked for the host's flag), and not in the one with it off.
     expect(flagRequestsOff, 'telemetry off: no flag request').to.equal(0);
@@ -89,7 +96,11 @@ describe('client e2e: a process that forgets close()', () => {
     expect(connectionLogs(emulator, sessionOf(on))).to.have.length(1);
     const statementLogs = emulator.telemetry
       .logs()
-      .map((log) => (log as { entry: { sql_driver_log: { session_id?: string; sql_statement_id?: string } } }).entry.sql_driver_log)
+      .map(
+        (log) =>
+          (log as { entry: { sql_driver_log: { session_id?: string; sql_statement_id?: string } } }).entry
+            .sql_driver_log,
+      )
       .filter((log) => log.session_id === sessionOf(on) && log.sql_statement_id);
     expect(statementLogs).to.have.length(1);
     console.log(`      exit after work: telemetry off ${off.exitAfterWorkMs} ms, on ${on.exitAfterWorkMs} ms`);

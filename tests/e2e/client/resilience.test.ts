@@ -86,7 +86,9 @@ describe('client e2e: circuit breaker, close and failing telemetry', () => {
 
   it('a hanging telemetry endpoint leaves close() bounded by the close deadline', async () => {
     emulator.faults.set('telemetry', { kind: 'hang', times: 'forever' });
-    const client = await connectClient(emulator, { options: { telemetryFlushIntervalMs: 60000, telemetryCloseTimeoutMs: 300 } });
+    const client = await connectClient(emulator, {
+      options: { telemetryFlushIntervalMs: 60000, telemetryCloseTimeoutMs: 300 },
+    });
     clients.push(client);
     const session = await client.openSession();
     await runQuery(session, 'SELECT 1');
@@ -137,7 +139,12 @@ describe('client e2e: circuit breaker, close and failing telemetry', () => {
       const response = failure.response as { sqlState?: unknown } | undefined;
       await sleep(60);
       await session.close();
-      result = { rows, metadata, error: { message: failure.message, sqlState: response?.sqlState, errorCode: failure.errorCode }, sessionId: session.id };
+      result = {
+        rows,
+        metadata,
+        error: { message: failure.message, sqlState: response?.sqlState, errorCode: failure.errorCode },
+        sessionId: session.id,
+      };
     } finally {
       await client.close();
     }
@@ -219,5 +226,4 @@ describe('client e2e: circuit breaker, close and failing telemetry', () => {
       });
     }
   });
-
 });

@@ -76,7 +76,10 @@ describe('client e2e: retry_count counts the HTTP retries the driver makes for a
   it('counts a retried CloudFetch download', async () => {
     const session = await openSession();
     emulator.faults.set('cloudFetch', { kind: 'status', status: 503 });
-    const { rows, operation } = await runQuery(session, '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(100)');
+    const { rows, operation } = await runQuery(
+      session,
+      '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(100)',
+    );
     expect(rows).to.have.length(100);
     expect(await retryCountOf(operation.id)).to.equal(1);
     await session.close();

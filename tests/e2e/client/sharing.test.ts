@@ -142,7 +142,9 @@ describe('client e2e: feature flag, shared clients and credentials', () => {
       for (const upload of uploads) {
         for (const sessionId of sessionIdsOf(upload.body)) {
           seenSessions.add(sessionId);
-          expect(upload.authorization, `upload of session ${sessionId}`).to.equal(`Bearer ${tokenOfSession.get(sessionId)}`);
+          expect(upload.authorization, `upload of session ${sessionId}`).to.equal(
+            `Bearer ${tokenOfSession.get(sessionId)}`,
+          );
         }
       }
       expect([...seenSessions].sort()).to.deep.equal([...tokenOfSession.keys()].sort());
@@ -167,7 +169,9 @@ describe('client e2e: feature flag, shared clients and credentials', () => {
     clients.push(bad);
     const error = await rejectionOf(bad.openSession());
     expect(error).to.be.instanceOf(Error);
-    const unauth = await waitFor(() => emulator.telemetry.requests().filter((request) => request.path === '/telemetry-unauth'));
+    const unauth = await waitFor(() =>
+      emulator.telemetry.requests().filter((request) => request.path === '/telemetry-unauth'),
+    );
     expect(unauth).to.have.length(1);
     const [request] = unauth;
     expect(request.headers.authorization).to.equal(undefined);

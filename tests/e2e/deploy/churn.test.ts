@@ -73,7 +73,9 @@ describe('deploy e2e: connection churn across 50 host names, some never closed',
 
   after(async () => {
     await emulator?.close();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
+    if (caDir) {
+      rmSync(caDir, { recursive: true, force: true });
+    }
   });
 
   it('ran every cycle with telemetry on, uploading, and logged no warning', () => {
@@ -81,7 +83,9 @@ describe('deploy e2e: connection churn across 50 host names, some never closed',
     expect(on.forgotten).to.equal(forgottenPlan(onSpec).count);
     expect(on.forgotten).to.be.within(CHURN.cycles / CHURN.forgetEvery - 1, CHURN.cycles / CHURN.forgetEvery + 1);
     expect(telemetryUploads).to.be.greaterThan(0);
-    expect([on.warnings, plain.warnings, exitRun.warnings], on.firstWarning ?? plain.firstWarning).to.deep.equal([0, 0, 0]);
+    expect([on.warnings, plain.warnings, exitRun.warnings], on.firstWarning ?? plain.firstWarning).to.deep.equal([
+      0, 0, 0,
+    ]);
   });
 
   it('leaves no shared client, feature-flag entry or breaker behind a closed connection; a forgotten one holds exactly its own until closed', () => {

@@ -72,11 +72,15 @@ interface MissingNativeRun {
 
 function runWithoutNative(connect: Record<string, unknown>): Promise<MissingNativeRun> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [...hookArgs(), '-r', 'ts-node/register/transpile-only', '-e', MISSING_NATIVE_SCRIPT], {
-      cwd: REPO,
-      env: { ...process.env, KERNEL_TEST_LIB: resolve(REPO, 'lib'), KERNEL_TEST_CONNECT: JSON.stringify(connect) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...hookArgs(), '-r', 'ts-node/register/transpile-only', '-e', MISSING_NATIVE_SCRIPT],
+      {
+        cwd: REPO,
+        env: { ...process.env, KERNEL_TEST_LIB: resolve(REPO, 'lib'), KERNEL_TEST_CONNECT: JSON.stringify(connect) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (part: Buffer) => {

@@ -67,7 +67,9 @@ function resolves(name: string): Promise<boolean> {
 /** The status a CONNECT without credentials gets from the proxy. */
 function bareConnectStatus(proxy: ForwardProxy, target: string): Promise<number> {
   return new Promise((done, fail) => {
-    const socket = netConnect(proxy.port, proxy.host, () => socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`));
+    const socket = netConnect(proxy.port, proxy.host, () =>
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`),
+    );
     socket.once('data', (data: Buffer) => {
       socket.destroy();
       done(Number(/^HTTP\/1\.1 (\d+)/.exec(data.toString('latin1'))?.[1]));
@@ -105,7 +107,9 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
 
   after(async () => {
     await emulator?.close();
-    if (caDir) rmSync(caDir, { recursive: true, force: true });
+    if (caDir) {
+      rmSync(caDir, { recursive: true, force: true });
+    }
   });
 
   const hosts = (): Record<string, string> => ({ [HOST]: emulator.host });
@@ -119,7 +123,12 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
       port: emulator.port,
       path: emulator.path,
       token: emulator.token,
-      proxy: { protocol: 'http', host: spec.proxy.host, port: spec.proxy.port, ...(spec.auth ? { auth: spec.auth } : {}) },
+      proxy: {
+        protocol: 'http',
+        host: spec.proxy.host,
+        port: spec.proxy.port,
+        ...(spec.auth ? { auth: spec.auth } : {}),
+      },
     };
     const options = spec.options ?? { telemetryEnabled: true, telemetryFlushIntervalMs: 50 };
     return new Promise((done, fail) => {
@@ -128,21 +137,33 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
         env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile, PROXIED_CLIENT: JSON.stringify({ connect, options }) },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
-      const run: ChildRun = { code: null, sessionId: '', app: { rows: [], errors: [] }, closeMs: -1, lines: [], rejections: [] };
+      const run: ChildRun = {
+        code: null,
+        sessionId: '',
+        app: { rows: [], errors: [] },
+        closeMs: -1,
+        lines: [],
+        rejections: [],
+      };
       let pending = '';
       let stderr = '';
       let failure = '';
       const onEvent = (event: Record<string, any>): void => {
-        if (event.event === 'open') run.sessionId = event.sessionId;
-        else if (event.event === 'sessionClosed') {
+        if (event.event === 'open') {
+          run.sessionId = event.sessionId;
+        } else if (event.event === 'sessionClosed') {
           spec.onSessionClosed?.();
           child.stdin.write('\n');
         } else if (event.event === 'result') {
           run.app = { rows: event.rows, errors: event.errors };
           run.closeMs = event.closeMs;
-        } else if (event.event === 'logs') run.lines = event.lines;
-        else if (event.event === 'rejection') run.rejections.push(event.reason);
-        else if (event.event === 'failed') failure = event.message;
+        } else if (event.event === 'logs') {
+          run.lines = event.lines;
+        } else if (event.event === 'rejection') {
+          run.rejections.push(event.reason);
+        } else if (event.event === 'failed') {
+          failure = event.message;
+        }
       };
       child.stdin.on('error', () => undefined);
       child.stdout.on('data', (part: Buffer) => {
@@ -159,15 +180,20 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
       child.on('close', (code) => {
         clearTimeout(killer);
         run.code = code;
-        if (code !== 0 || run.closeMs < 0) fail(new Error(`the proxied client failed (code ${code}): ${failure} ${stderr}`));
-        else done(run);
+        if (code !== 0 || run.closeMs < 0) {
+          fail(new Error(`the proxied client failed (code ${code}): ${failure} ${stderr}`));
+        } else {
+          done(run);
+        }
       });
     });
   }
 
   /** Every byte of every telemetry request the emulator accepted: path, headers and body. */
   function telemetryBytes(): string[] {
-    return emulator.telemetry.requests().map((request) => `${request.path}\n${JSON.stringify(request.headers)}\n${JSON.stringify(request.body)}`);
+    return emulator.telemetry
+      .requests()
+      .map((request) => `${request.path}\n${JSON.stringify(request.headers)}\n${JSON.stringify(request.body)}`);
   }
 
   it('carries the Thrift calls, the feature-flag request and the uploads; reports use_proxy, never the proxy address', async () => {
@@ -208,12 +234,16 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
       expect(run.app).to.deep.equal(EXPECTED_APP);
       expect(emulator.requestCounts().telemetryExt, 'uploads').to.be.at.least(1);
       expect(proxy.connects).to.not.be.empty;
-      expect(proxy.connects.map((record) => record.proxyAuthorization)).to.deep.equal(proxy.connects.map(() => `Basic ${basic}`));
+      expect(proxy.connects.map((record) => record.proxyAuthorization)).to.deep.equal(
+        proxy.connects.map(() => `Basic ${basic}`),
+      );
       // The credentials were needed: without them the proxy refuses.
       expect(await bareConnectStatus(proxy, `${HOST}:${emulator.port}`)).to.equal(407);
 
       for (const text of telemetryBytes().map((bytes) => bytes.toLowerCase())) {
-        for (const secret of [auth.username, auth.password, basic]) expect(text).to.not.include(secret.toLowerCase());
+        for (const secret of [auth.username, auth.password, basic]) {
+          expect(text).to.not.include(secret.toLowerCase());
+        }
       }
     } finally {
       await proxy.close();
@@ -226,7 +256,11 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
     emulator.resetRequestCounts();
     try {
       const client = await connectClient(emulator, {
-        options: { host: HOST, telemetryEnabled: false, proxy: { protocol: 'http', host: proxy.host, port: proxy.port } },
+        options: {
+          host: HOST,
+          telemetryEnabled: false,
+          proxy: { protocol: 'http', host: proxy.host, port: proxy.port },
+        },
       });
       const error = await rejectionOf(client.openSession());
       await client.close();
@@ -249,7 +283,10 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
      */
     async function inspectingProxy(): Promise<ForwardProxy> {
       const { key, cert } = await getCertificate();
-      return ForwardProxy.start({ hosts: hosts(), inspect: { upstream: { host: emulator.host, port: emulator.port }, key, cert, ca: emulator.ca } });
+      return ForwardProxy.start({
+        hosts: hosts(),
+        inspect: { upstream: { host: emulator.host, port: emulator.port }, key, cert, ca: emulator.ca },
+      });
     }
 
     before(async () => {
@@ -261,7 +298,10 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
         await proxy.close();
       }
       expect(baseline.run.app).to.deep.equal(EXPECTED_APP);
-      expect(baseline.proxy.inspected.filter((request) => request.path === '/telemetry-ext'), 'uploads in the run without fault').to.not.be.empty;
+      expect(
+        baseline.proxy.inspected.filter((request) => request.path === '/telemetry-ext'),
+        'uploads in the run without fault',
+      ).to.not.be.empty;
     });
 
     /** What must hold whatever the proxy does to telemetry. */
@@ -282,9 +322,14 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
           const run = await runProxied({ proxy, options: FAST_TELEMETRY });
           expectHarmless(run);
           const blocked = proxy.inspected.filter((request) => TELEMETRY_PATH.test(request.path));
-          expect(blocked.length, 'telemetry requests tried').to.be.within(1, FAST_TELEMETRY.telemetryCircuitBreakerThreshold);
+          expect(blocked.length, 'telemetry requests tried').to.be.within(
+            1,
+            FAST_TELEMETRY.telemetryCircuitBreakerThreshold,
+          );
           expect(blocked.every((request) => request.verdict === verdict)).to.equal(true);
-          expect(emulator.requestCounts().featureFlags, 'the flag request passed, so uploads were due').to.be.at.least(1);
+          expect(emulator.requestCounts().featureFlags, 'the flag request passed, so uploads were due').to.be.at.least(
+            1,
+          );
           expect(emulator.requestCounts().telemetryExt).to.equal(0);
           // Each cut tunnel costs at most one new CONNECT.
           expect(proxy.connects.length, 'CONNECTs').to.be.at.most(baseline.connects + blocked.length);
@@ -322,7 +367,9 @@ describe('deploy e2e: through a real HTTP forward proxy', function () {
       // ...and nothing in the CONNECTs that opened them tells them apart: a target and two fixed headers.
       expect(baseline.connects).to.be.at.least(1);
       expect(new Set(baseline.proxy.connects.map((record) => record.request))).to.deep.equal(
-        new Set([`CONNECT ${HOST}:${emulator.port} HTTP/1.1\nHost: ${HOST}:${emulator.port}\nProxy-Connection: Keep-Alive\n`]),
+        new Set([
+          `CONNECT ${HOST}:${emulator.port} HTTP/1.1\nHost: ${HOST}:${emulator.port}\nProxy-Connection: Keep-Alive\n`,
+        ]),
       );
     });
   });

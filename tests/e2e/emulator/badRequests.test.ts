@@ -31,15 +31,30 @@ describe('emulator: bad requests get error answers, never a crash', () => {
   });
 
   it('answers garbage and empty Thrift bodies with 400', async () => {
-    for (const body of [randomBytes(64), Buffer.alloc(0), Buffer.from('{"not":"thrift"}'), thriftCall('OpenSession').subarray(0, 10)]) {
-      const response = await request(emulator, { method: 'POST', path: emulator.path, headers: authHeaders(emulator), body });
+    for (const body of [
+      randomBytes(64),
+      Buffer.alloc(0),
+      Buffer.from('{"not":"thrift"}'),
+      thriftCall('OpenSession').subarray(0, 10),
+    ]) {
+      const response = await request(emulator, {
+        method: 'POST',
+        path: emulator.path,
+        headers: authHeaders(emulator),
+        body,
+      });
       expect(response.status).to.equal(400);
       expect(json(response).error_code).to.equal('BAD_REQUEST');
     }
   });
 
   it('answers an unknown RPC with a Thrift exception', async () => {
-    const response = await request(emulator, { method: 'POST', path: emulator.path, headers: authHeaders(emulator), body: thriftCall('DropEverything') });
+    const response = await request(emulator, {
+      method: 'POST',
+      path: emulator.path,
+      headers: authHeaders(emulator),
+      body: thriftCall('DropEverything'),
+    });
     expect(response.status).to.equal(200);
     expect(response.body.toString('latin1')).to.contain('Unknown function DropEverything');
   });
@@ -47,9 +62,22 @@ describe('emulator: bad requests get error answers, never a crash', () => {
   it('answers calls on unknown handles with an error status', async () => {
     const client = await connect(emulator);
     try {
-      const thrift = (await client.getClient()) as unknown as Record<string, (req: unknown) => Promise<{ status: { statusCode: number; errorMessage?: string } }>>;
-      const handle = { operationId: { guid: randomBytes(16), secret: randomBytes(16) }, operationType: 0, hasResultSet: true };
-      for (const call of ['GetOperationStatus', 'FetchResults', 'GetResultSetMetadata', 'CancelOperation', 'CloseOperation']) {
+      const thrift = (await client.getClient()) as unknown as Record<
+        string,
+        (req: unknown) => Promise<{ status: { statusCode: number; errorMessage?: string } }>
+      >;
+      const handle = {
+        operationId: { guid: randomBytes(16), secret: randomBytes(16) },
+        operationType: 0,
+        hasResultSet: true,
+      };
+      for (const call of [
+        'GetOperationStatus',
+        'FetchResults',
+        'GetResultSetMetadata',
+        'CancelOperation',
+        'CloseOperation',
+      ]) {
         const response = await thrift[call]({ operationHandle: handle, maxRows: 10, orientation: 0 });
         expect(response.status.statusCode, call).to.equal(3 /* ERROR_STATUS */);
         expect(response.status.errorMessage).to.contain('Invalid OperationHandle');
@@ -63,7 +91,12 @@ describe('emulator: bad requests get error answers, never a crash', () => {
   });
 
   it('answers a wrong token with 401, through the driver too', async () => {
-    const response = await request(emulator, { method: 'POST', path: emulator.path, headers: { Authorization: 'Bearer nope' }, body: thriftCall('OpenSession') });
+    const response = await request(emulator, {
+      method: 'POST',
+      path: emulator.path,
+      headers: { Authorization: 'Bearer nope' },
+      body: thriftCall('OpenSession'),
+    });
     expect(response.status).to.equal(401);
     const client = await connect(emulator, { token: 'wrong' });
     try {
@@ -83,14 +116,21 @@ describe('emulator: bad requests get error answers, never a crash', () => {
     expect((await request(emulator, { path: '/sql/1.0/warehouses/other', method: 'POST' })).status).to.equal(404);
     expect((await request(emulator, { path: emulator.path })).status).to.equal(405);
     expect((await request(emulator, { path: '/telemetry-ext', headers: authHeaders(emulator) })).status).to.equal(405);
-    expect((await request(emulator, { path: '/cloudfetch/00000000-0000-4000-8000-000000000000/0' })).status).to.equal(404);
+    expect((await request(emulator, { path: '/cloudfetch/00000000-0000-4000-8000-000000000000/0' })).status).to.equal(
+      404,
+    );
     expect((await request(emulator, { path: '/emulator/nothing' })).status).to.equal(404);
     expect(emulator.requestCounts().unknown).to.equal(2);
   });
 
   it('answers malformed telemetry uploads with 400', async () => {
     for (const body of ['not json', '{}', '{"protoLogs": [1, 2]}']) {
-      const response = await request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body });
+      const response = await request(emulator, {
+        method: 'POST',
+        path: '/telemetry-ext',
+        headers: authHeaders(emulator),
+        body,
+      });
       expect(response.status).to.equal(400);
     }
     expect(emulator.telemetry.requests()).to.deep.equal([]);

@@ -21,14 +21,21 @@ describe('emulator: telemetry collector and feature flags', () => {
   });
 
   it('records authenticated uploads and decodes their protoLogs', async () => {
-    const response = await request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body: uploadBody(3) });
+    const response = await request(emulator, {
+      method: 'POST',
+      path: '/telemetry-ext',
+      headers: authHeaders(emulator),
+      body: uploadBody(3),
+    });
     expect(response.status).to.equal(200);
     expect(json(response)).to.deep.equal({ errors: [], numSuccess: 3, numProtoSuccess: 3, numRealtimeSuccess: 3 });
     const [recorded] = emulator.telemetry.requests();
     expect(recorded.path).to.equal('/telemetry-ext');
     expect(recorded.headers.authorization).to.equal(`Bearer ${emulator.token}`);
     expect((recorded.body as { items: unknown[] }).items).to.deep.equal([]);
-    expect(emulator.telemetry.logs()).to.deep.equal([0, 1, 2].map((n) => ({ frontend_log_event_id: `log-${n}`, entry: { sql_driver_log: { n } } })));
+    expect(emulator.telemetry.logs()).to.deep.equal(
+      [0, 1, 2].map((n) => ({ frontend_log_event_id: `log-${n}`, entry: { sql_driver_log: { n } } })),
+    );
     expect(emulator.requestCounts().telemetryExt).to.equal(1);
   });
 
@@ -58,22 +65,41 @@ describe('emulator: telemetry collector and feature flags', () => {
     const flags = await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) });
     expect(orgId(flags)).to.equal(DEFAULT_ORG_ID);
     expect(orgId(await request(emulator, { path: FLAG_PATH }))).to.equal(DEFAULT_ORG_ID); // a 401 too
-    const upload = await request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body: uploadBody(1) });
+    const upload = await request(emulator, {
+      method: 'POST',
+      path: '/telemetry-ext',
+      headers: authHeaders(emulator),
+      body: uploadBody(1),
+    });
     expect(orgId(upload)).to.equal(DEFAULT_ORG_ID);
-    expect(orgId(await request(emulator, { method: 'POST', path: '/telemetry-unauth', body: uploadBody(1) }))).to.equal(DEFAULT_ORG_ID);
-    expect(orgId(await request(emulator, { method: 'POST', path: emulator.path, headers: authHeaders(emulator), body: 'x' }))).to.equal(DEFAULT_ORG_ID);
+    expect(orgId(await request(emulator, { method: 'POST', path: '/telemetry-unauth', body: uploadBody(1) }))).to.equal(
+      DEFAULT_ORG_ID,
+    );
+    expect(
+      orgId(
+        await request(emulator, { method: 'POST', path: emulator.path, headers: authHeaders(emulator), body: 'x' }),
+      ),
+    ).to.equal(DEFAULT_ORG_ID);
     emulator.faults.set('featureFlags', { kind: 'status', status: 503 });
-    expect(orgId(await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) }))).to.equal(DEFAULT_ORG_ID);
+    expect(orgId(await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) }))).to.equal(
+      DEFAULT_ORG_ID,
+    );
     emulator.faults.clear();
     // Not from cloud storage (CloudFetch files), nor on the emulator's own control API.
-    expect(orgId(await request(emulator, { path: '/cloudfetch/00000000-0000-4000-8000-000000000000/0' }))).to.equal(undefined);
+    expect(orgId(await request(emulator, { path: '/cloudfetch/00000000-0000-4000-8000-000000000000/0' }))).to.equal(
+      undefined,
+    );
     const control = await request(emulator, { path: '/emulator' });
     expect(orgId(control)).to.equal(undefined);
     expect(json(control).orgId).to.equal(DEFAULT_ORG_ID);
   });
 
   it('sends the org id it is given, or none', async () => {
-    for (const [given, sent] of [['9876543210987654', '9876543210987654'], ['not-an-id', 'not-an-id'], [null, undefined]] as const) {
+    for (const [given, sent] of [
+      ['9876543210987654', '9876543210987654'],
+      ['not-an-id', 'not-an-id'],
+      [null, undefined],
+    ] as const) {
       const other = await startEmulator({ orgId: given });
       try {
         expect(other.orgId).to.equal(given);
@@ -86,22 +112,43 @@ describe('emulator: telemetry collector and feature flags', () => {
   });
 
   it('offers all of it through the JSON control API', async () => {
-    const post = (path: string, body: unknown) => request(emulator, { method: 'POST', path, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      request(emulator, { method: 'POST', path, body: JSON.stringify(body) });
     expect(json(await request(emulator, { path: '/emulator' })).path).to.equal(emulator.path);
     expect((await post('/emulator/feature-flag', { enabled: false, ttlSeconds: 1 })).status).to.equal(200);
     expect(json(await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) })).ttl_seconds).to.equal(1);
     expect((await post('/emulator/feature-flag', { enabled: 'yes' })).status).to.equal(400);
-    expect((await post('/emulator/faults', { target: 'telemetry', sequence: [{ kind: 'status', status: 503 }] })).status).to.equal(200);
-    expect((await post('/emulator/faults', { target: 'telemetry', sequence: { kind: 'explode' } })).status).to.equal(400);
-    const upload = () => request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body: uploadBody(1) });
+    expect(
+      (await post('/emulator/faults', { target: 'telemetry', sequence: [{ kind: 'status', status: 503 }] })).status,
+    ).to.equal(200);
+    expect((await post('/emulator/faults', { target: 'telemetry', sequence: { kind: 'explode' } })).status).to.equal(
+      400,
+    );
+    const upload = () =>
+      request(emulator, {
+        method: 'POST',
+        path: '/telemetry-ext',
+        headers: authHeaders(emulator),
+        body: uploadBody(1),
+      });
     expect((await upload()).status).to.equal(503);
     expect((await upload()).status).to.equal(200);
     const recorded = json(await request(emulator, { path: '/emulator/telemetry' }));
     expect(recorded.logs).to.have.length(1);
-    expect(json(await request(emulator, { path: '/emulator/requests' }))).to.include({ telemetryExt: 2, featureFlags: 1 });
+    expect(json(await request(emulator, { path: '/emulator/requests' }))).to.include({
+      telemetryExt: 2,
+      featureFlags: 1,
+    });
     await request(emulator, { method: 'DELETE', path: '/emulator/telemetry' });
     expect(emulator.telemetry.logs()).to.deep.equal([]);
-    expect((await post('/emulator/faults', { target: 'featureFlags', sequence: { kind: 'status', status: 500, times: 'forever' } })).status).to.equal(200);
+    expect(
+      (
+        await post('/emulator/faults', {
+          target: 'featureFlags',
+          sequence: { kind: 'status', status: 500, times: 'forever' },
+        })
+      ).status,
+    ).to.equal(200);
     await request(emulator, { method: 'DELETE', path: '/emulator/faults?target=featureFlags' });
     expect((await request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator) })).status).to.equal(200);
     emulator.featureFlag.set(true, 900);

@@ -7,11 +7,17 @@ export type Session = Awaited<ReturnType<DBSQLClient['openSession']>>;
 const logger = new DBSQLLogger({ level: LogLevel.error });
 
 /** Connects the real driver to the emulator over TLS, with the driver's own telemetry off. */
-export async function connect(emulator: Emulator, extra: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<DBSQLClient> {
+export async function connect(
+  emulator: Emulator,
+  extra: Record<string, unknown> = {},
+  config: Record<string, unknown> = {},
+): Promise<DBSQLClient> {
   const client = new DBSQLClient({ logger });
   // Client-wide settings (arrowEnabled...) have no connect() option; the config object is live.
   Object.assign(client.getConfig(), config);
-  await client.connect({ ...emulator.connectOptions(), telemetryEnabled: false, ...extra } as Parameters<DBSQLClient['connect']>[0]);
+  await client.connect({ ...emulator.connectOptions(), telemetryEnabled: false, ...extra } as Parameters<
+    DBSQLClient['connect']
+  >[0]);
   return client;
 }
 
@@ -35,7 +41,11 @@ export async function withSession<R>(
 }
 
 /** Runs one statement to completion and returns its rows. */
-export async function query(session: Session, sql: string, options: Record<string, unknown> = {}): Promise<Record<string, unknown>[]> {
+export async function query(
+  session: Session,
+  sql: string,
+  options: Record<string, unknown> = {},
+): Promise<Record<string, unknown>[]> {
   const operation = await session.executeStatement(sql, options);
   try {
     return (await operation.fetchAll()) as Record<string, unknown>[];

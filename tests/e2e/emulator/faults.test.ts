@@ -20,8 +20,15 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
 describe('emulator: fault injection', () => {
   let emulator: Emulator;
   const upload = (count = 1, timeoutMs?: number) =>
-    request(emulator, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(emulator), body: uploadBody(count), timeoutMs });
-  const flags = (timeoutMs?: number) => request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator), timeoutMs });
+    request(emulator, {
+      method: 'POST',
+      path: '/telemetry-ext',
+      headers: authHeaders(emulator),
+      body: uploadBody(count),
+      timeoutMs,
+    });
+  const flags = (timeoutMs?: number) =>
+    request(emulator, { path: FLAG_PATH, headers: authHeaders(emulator), timeoutMs });
 
   before(async () => {
     emulator = await startEmulator();
@@ -41,7 +48,9 @@ describe('emulator: fault injection', () => {
     it('fails 6 times, then succeeds', async () => {
       emulator.faults.set('telemetry', { kind: 'status', status: 503, times: 6 });
       const statuses = [];
-      for (let i = 0; i < 7; i += 1) statuses.push((await upload()).status);
+      for (let i = 0; i < 7; i += 1) {
+        statuses.push((await upload()).status);
+      }
       expect(statuses).to.deep.equal([503, 503, 503, 503, 503, 503, 200]);
       expect(emulator.telemetry.logs()).to.have.length(1);
     });
@@ -58,7 +67,9 @@ describe('emulator: fault injection', () => {
       expect(throttled.status).to.equal(429);
       expect(throttled.headers['retry-after']).to.equal('2');
       const rest = [];
-      for (let i = 0; i < 5; i += 1) rest.push((await upload()).status);
+      for (let i = 0; i < 5; i += 1) {
+        rest.push((await upload()).status);
+      }
       expect(rest).to.deep.equal([500, 401, 403, 404, 200]);
     });
 
@@ -93,7 +104,9 @@ describe('emulator: fault injection', () => {
 
     it('keeps a fault forever until cleared', async () => {
       emulator.faults.set('telemetry', { kind: 'status', status: 503, times: 'forever' });
-      for (let i = 0; i < 10; i += 1) expect((await upload()).status).to.equal(503);
+      for (let i = 0; i < 10; i += 1) {
+        expect((await upload()).status).to.equal(503);
+      }
       emulator.faults.clear('telemetry');
       expect((await upload()).status).to.equal(200);
     });
@@ -107,7 +120,12 @@ describe('emulator: fault injection', () => {
 
   describe('feature flags', () => {
     it('fails, hangs and answers garbage, then recovers', async () => {
-      emulator.faults.set('featureFlags', [{ kind: 'status', status: 500, times: 2 }, { kind: 'hang' }, { kind: 'malformed' }, { kind: 'delay', ms: 200 }]);
+      emulator.faults.set('featureFlags', [
+        { kind: 'status', status: 500, times: 2 },
+        { kind: 'hang' },
+        { kind: 'malformed' },
+        { kind: 'delay', ms: 200 },
+      ]);
       expect((await flags()).status).to.equal(500);
       expect((await flags()).status).to.equal(500);
       expect((await failure(flags(300))).message).to.equal('client timeout');
@@ -137,9 +155,14 @@ describe('emulator: fault injection', () => {
     });
 
     it('delays and drips downloads without corrupting them', async () => {
-      emulator.faults.set('cloudFetch', [{ kind: 'delay', ms: 200 }, { kind: 'drip', intervalMs: 0 }]);
+      emulator.faults.set('cloudFetch', [
+        { kind: 'delay', ms: 200 },
+        { kind: 'drip', intervalMs: 0 },
+      ]);
       const started = Date.now();
-      const rows = await withSession(emulator, (session) => query(session, '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(100)'));
+      const rows = await withSession(emulator, (session) =>
+        query(session, '/* emulator: format=cloudfetch chunks=2 */ SELECT * FROM range(100)'),
+      );
       expect(rows.map((row) => Number(row.id))).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
       expect(Date.now() - started).to.be.at.least(200);
     });
@@ -162,7 +185,11 @@ describe('emulator: fault injection', () => {
 
     it('fails a retryable RPC twice; the driver retries and succeeds', async () => {
       emulator.faults.set('thrift:GetOperationStatus', { kind: 'status', status: 503, times: 2 });
-      const rows = await withSession(emulator, (session) => query(session, '/* emulator: sleep=100 */ SELECT 1'), QUICK_RETRIES);
+      const rows = await withSession(
+        emulator,
+        (session) => query(session, '/* emulator: sleep=100 */ SELECT 1'),
+        QUICK_RETRIES,
+      );
       expect(rows).to.deep.equal([{ 1: 1 }]);
       expect(emulator.requestCounts().thriftMethods.GetOperationStatus).to.be.at.least(3);
     });
@@ -170,7 +197,10 @@ describe('emulator: fault injection', () => {
     it('drips, delays and answers garbage to any call', async () => {
       const client = await connect(emulator, { socketTimeout: 2000 });
       try {
-        emulator.faults.set('thrift', [{ kind: 'drip', intervalMs: 0 }, { kind: 'delay', ms: 200 }]);
+        emulator.faults.set('thrift', [
+          { kind: 'drip', intervalMs: 0 },
+          { kind: 'delay', ms: 200 },
+        ]);
         const session = await client.openSession();
         const started = Date.now();
         expect(await query(session, '/* emulator: direct=off */ SELECT 1')).to.deep.equal([{ 1: 1 }]);
@@ -201,7 +231,9 @@ describe('emulator: fault injection', () => {
   it('close() ends hanging requests at once and frees the port', async () => {
     const own = await startEmulator();
     own.faults.set('telemetry', { kind: 'hang', times: 'forever' });
-    const hanging = failure(request(own, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(own), body: uploadBody(1) }));
+    const hanging = failure(
+      request(own, { method: 'POST', path: '/telemetry-ext', headers: authHeaders(own), body: uploadBody(1) }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const started = Date.now();
     await own.close();
@@ -209,7 +241,9 @@ describe('emulator: fault injection', () => {
     expect(Date.now() - started).to.be.below(2000);
     expect((await hanging).message).to.match(/socket hang up|ECONNRESET/);
     const probe = createServer();
-    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(own.port, own.host, () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      probe.once('error', reject).listen(own.port, own.host, () => resolve()),
+    );
     await new Promise((resolve) => probe.close(resolve));
   });
 });

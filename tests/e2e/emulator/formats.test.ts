@@ -9,7 +9,9 @@ const { TSparkRowSetType } = thrift.TCLIService_types;
 function expectRange(rows: Record<string, unknown>[], count: number) {
   expect(rows).to.have.length(count);
   rows.forEach((row, i) => {
-    if (Number(row.id) !== i) expect.fail(`row ${i} is ${JSON.stringify(row)}`);
+    if (Number(row.id) !== i) {
+      expect.fail(`row ${i} is ${JSON.stringify(row)}`);
+    }
   });
 }
 
@@ -94,9 +96,12 @@ describe('emulator: result formats through the real driver', () => {
   it('pages results larger than one fetch', async () => {
     await withSession(emulator, async (session) => {
       for (const format of ['columns', 'arrow', 'cloudfetch']) {
-        const operation = await session.executeStatement(`/* emulator: format=${format} chunks=5 */ SELECT * FROM range(1000)`, {
-          maxRows: 300,
-        });
+        const operation = await session.executeStatement(
+          `/* emulator: format=${format} chunks=5 */ SELECT * FROM range(1000)`,
+          {
+            maxRows: 300,
+          },
+        );
         const rows: Record<string, unknown>[] = [];
         do {
           rows.push(...((await operation.fetchChunk({ maxRows: 300 })) as Record<string, unknown>[]));
@@ -117,7 +122,9 @@ describe('emulator: result formats through the real driver', () => {
       do {
         const chunk = (await operation.fetchChunk({ maxRows: 100_000 })) as Record<string, unknown>[];
         rows += chunk.length;
-        if (chunk.length > 0) lastId = chunk[chunk.length - 1].id;
+        if (chunk.length > 0) {
+          lastId = chunk[chunk.length - 1].id;
+        }
       } while (await operation.hasMoreRows());
       await operation.close();
       return { count: rows, last: lastId };

@@ -11,7 +11,13 @@ export interface RawResponse {
 /** One HTTPS request to the emulator, trusting its certificate; no keep-alive, no retries. */
 export function request(
   emulator: Emulator,
-  options: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer | string; timeoutMs?: number },
+  options: {
+    method?: string;
+    path: string;
+    headers?: Record<string, string>;
+    body?: Buffer | string;
+    timeoutMs?: number;
+  },
 ): Promise<RawResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -28,7 +34,14 @@ export function request(
       (res) => {
         const parts: Buffer[] = [];
         res.on('data', (part: Buffer) => parts.push(part));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), elapsedMs: Date.now() - started }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(parts),
+            elapsedMs: Date.now() - started,
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -46,7 +59,9 @@ export function authHeaders(emulator: Emulator): Record<string, string> {
 
 /** A telemetry upload body with `count` frontend logs. */
 export function uploadBody(count: number): string {
-  const protoLogs = Array.from({ length: count }, (_, i) => JSON.stringify({ frontend_log_event_id: `log-${i}`, entry: { sql_driver_log: { n: i } } }));
+  const protoLogs = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({ frontend_log_event_id: `log-${i}`, entry: { sql_driver_log: { n: i } } }),
+  );
   return JSON.stringify({ uploadTime: Date.now(), items: [], protoLogs });
 }
 

@@ -29,30 +29,49 @@ describe('emulator: metadata calls through the real driver', () => {
       const target = direct ? emulator : await startEmulator({ directResults: false });
       try {
         await withSession(target, async (session) => {
-          expect((await rows(session.getCatalogs())).map((r) => r.TABLE_CAT)).to.deep.equal(['main', 'samples', 'system']);
+          expect((await rows(session.getCatalogs())).map((r) => r.TABLE_CAT)).to.deep.equal([
+            'main',
+            'samples',
+            'system',
+          ]);
           expect(await rows(session.getSchemas({ catalogName: 'main' }))).to.deep.equal([
             { TABLE_SCHEM: 'default', TABLE_CATALOG: 'main' },
             { TABLE_SCHEM: 'information_schema', TABLE_CATALOG: 'main' },
           ]);
-          const tables = await rows(session.getTables({ catalogName: 'main', schemaName: 'default', tableName: 'ord%' }));
+          const tables = await rows(
+            session.getTables({ catalogName: 'main', schemaName: 'default', tableName: 'ord%' }),
+          );
           expect(tables.map((t) => [t.TABLE_NAME, t.TABLE_TYPE])).to.deep.equal([['orders', 'TABLE']]);
           const views = await rows(session.getTables({ catalogName: 'main', tableTypes: ['VIEW'] }));
           expect(views.map((t) => t.TABLE_NAME)).to.deep.equal(['recent_orders']);
           expect((await rows(session.getTableTypes())).map((r) => r.TABLE_TYPE)).to.deep.equal(['TABLE', 'VIEW']);
-          const columns = await rows(session.getColumns({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }));
+          const columns = await rows(
+            session.getColumns({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }),
+          );
           expect(columns.map((c) => [c.COLUMN_NAME, c.TYPE_NAME, c.ORDINAL_POSITION])).to.deep.equal([
             ['order_id', 'BIGINT', 1],
             ['customer_id', 'BIGINT', 2],
             ['amount', 'DOUBLE', 3],
             ['ordered_at', 'TIMESTAMP', 4],
           ]);
-          const functions = await rows(session.getFunctions({ catalogName: 'system', schemaName: 'builtin', functionName: 'upp%' }));
+          const functions = await rows(
+            session.getFunctions({ catalogName: 'system', schemaName: 'builtin', functionName: 'upp%' }),
+          );
           expect(functions.map((f) => f.FUNCTION_NAME)).to.deep.equal(['upper']);
           const types = await rows(session.getTypeInfo());
           expect(types.map((t) => t.TYPE_NAME)).to.include.members(['BIGINT', 'STRING', 'INT']);
-          const keys = await rows(session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }));
+          const keys = await rows(
+            session.getPrimaryKeys({ catalogName: 'main', schemaName: 'default', tableName: 'orders' }),
+          );
           expect(keys).to.deep.equal([
-            { TABLE_CAT: 'main', TABLE_SCHEM: 'default', TABLE_NAME: 'orders', COLUMN_NAME: 'order_id', KEY_SEQ: 1, PK_NAME: 'pk_orders' },
+            {
+              TABLE_CAT: 'main',
+              TABLE_SCHEM: 'default',
+              TABLE_NAME: 'orders',
+              COLUMN_NAME: 'order_id',
+              KEY_SEQ: 1,
+              PK_NAME: 'pk_orders',
+            },
           ]);
           const references = await rows(
             session.getCrossReference({
@@ -69,7 +88,9 @@ describe('emulator: metadata calls through the real driver', () => {
           ]);
         });
       } finally {
-        if (target !== emulator) await target.close();
+        if (target !== emulator) {
+          await target.close();
+        }
       }
     });
   }

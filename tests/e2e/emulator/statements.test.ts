@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { Emulator, startEmulator } from '../../../lib/emulator';
 import { query, withSession } from './driver';
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { errorCode?: string; response?: Record<string, unknown> }> {
+async function rejection(
+  promise: Promise<unknown>,
+): Promise<Error & { errorCode?: string; response?: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {
@@ -36,7 +38,9 @@ describe('emulator: statements through the real driver', () => {
     it(`keeps a statement RUNNING for sleep= milliseconds (direct results ${direct})`, async () => {
       emulator.resetRequestCounts();
       const started = Date.now();
-      const rows = await withSession(emulator, (session) => query(session, `/* emulator: sleep=400 direct=${direct} */ SELECT 1`));
+      const rows = await withSession(emulator, (session) =>
+        query(session, `/* emulator: sleep=400 direct=${direct} */ SELECT 1`),
+      );
       expect(rows).to.deep.equal([{ 1: 1 }]);
       expect(Date.now() - started).to.be.at.least(400);
       expect(emulator.requestCounts().thriftMethods.GetOperationStatus).to.be.at.least(2);
@@ -44,7 +48,9 @@ describe('emulator: statements through the real driver', () => {
 
     it(`fails an unknown table with SQLSTATE 42P01 (direct results ${direct})`, async () => {
       const error = await rejection(
-        withSession(emulator, (session) => query(session, `/* emulator: direct=${direct} */ SELECT * FROM main.default.nope`)),
+        withSession(emulator, (session) =>
+          query(session, `/* emulator: direct=${direct} */ SELECT * FROM main.default.nope`),
+        ),
       );
       expect(error.errorCode).to.equal('ERROR');
       expect(error.response?.sqlState).to.equal('42P01');
@@ -54,7 +60,9 @@ describe('emulator: statements through the real driver', () => {
 
   it('fails unparseable SQL with SQLSTATE 42601, after the statement ran for a while', async () => {
     const started = Date.now();
-    const error = await rejection(withSession(emulator, (session) => query(session, '/* emulator: sleep=300 */ SELEC 1')));
+    const error = await rejection(
+      withSession(emulator, (session) => query(session, '/* emulator: sleep=300 */ SELEC 1')),
+    );
     expect(Date.now() - started).to.be.at.least(300);
     expect(error.response?.sqlState).to.equal('42601');
     expect(error.message).to.contain('PARSE_SYNTAX_ERROR');

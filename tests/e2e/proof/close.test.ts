@@ -16,7 +16,12 @@ function runChild(emulator: Emulator): Promise<ChildResult> {
       process.execPath,
       ['-r', 'ts-node/register/transpile-only', path.join(__dirname, 'closeChild.ts')],
       { env: { ...process.env, EMULATOR_CONNECT: JSON.stringify(emulator.connectOptions()) }, timeout: 20000 },
-      (error, stdout) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, elapsedMs: Date.now() - started }),
+      (error, stdout) =>
+        resolve({
+          code: error ? ((error as { code?: number }).code ?? 1) : 0,
+          stdout,
+          elapsedMs: Date.now() - started,
+        }),
     );
   });
 }
@@ -42,8 +47,13 @@ describe('proof: an awaited close() completes in a process nothing else keeps al
     const result = await runChild(emulator);
     expect(result.code).to.equal(0);
     expect(result.stdout).to.match(/^closed \d+$/m);
-    const kinds = emulator.telemetry.logs().map((log) => Object.keys((log as { entry: { sql_driver_log: object } }).entry.sql_driver_log));
-    expect(kinds.some((keys) => keys.includes('sql_statement_id')), 'the statement log was delivered by close()').to.equal(true);
+    const kinds = emulator.telemetry
+      .logs()
+      .map((log) => Object.keys((log as { entry: { sql_driver_log: object } }).entry.sql_driver_log));
+    expect(
+      kinds.some((keys) => keys.includes('sql_statement_id')),
+      'the statement log was delivered by close()',
+    ).to.equal(true);
   });
 
   it('returns within the close deadline when the telemetry endpoint hangs', async () => {

@@ -8,7 +8,8 @@ import {
   countBy,
   FAST_TELEMETRY,
   Forwarder,
-  HookedAuth,
+  PatAuth,
+  TelemetryRequestHooks,
   RecordingLogger,
   RejectionWatch,
   receivedEventIds,
@@ -52,7 +53,9 @@ async function query(session: Session, sql: string): Promise<unknown[]> {
 /** The application: two queries and a failing statement; its rows and errors are what must not change. */
 async function workload(session: Session): Promise<AppResult> {
   const result: AppResult = { rows: [], errors: [] };
-  for (const sql of ['SELECT 1', 'SELECT * FROM range(3)']) result.rows.push(await query(session, sql));
+  for (const sql of ['SELECT 1', 'SELECT * FROM range(3)']) {
+    result.rows.push(await query(session, sql));
+  }
   try {
     await query(session, 'SELECT a FROM missing_table');
     result.errors.push('no error');
@@ -68,7 +71,7 @@ interface Run {
   received: string[];
   counts: RequestCounts;
   logger: RecordingLogger;
-  auth: HookedAuth;
+  requests: TelemetryRequestHooks;
   closeMs: number;
   rejections: unknown[];
 }
@@ -78,9 +81,9 @@ interface RunSpec {
   target?: FaultTarget;
   steps?: FaultStep | FaultStep[];
   options?: Record<string, unknown>;
-  hooks?: HookedAuth['hooks'];
+  hooks?: TelemetryRequestHooks['hooks'];
   /** Runs between openSession and the workload. */
-  afterOpen?: (run: { logger: RecordingLogger; auth: HookedAuth }) => Promise<void>;
+  afterOpen?: (run: { logger: RecordingLogger }) => Promise<void>;
   /** Runs after the workload, with the session still open. */
   afterWorkload?: (session: Session, run: { logger: RecordingLogger }) => Promise<void>;
   /** True once nothing more is expected before close. */
@@ -101,12 +104,18 @@ describe('proof: telemetry fault matrix', function () {
     await forwarder.up();
     const watch = new RejectionWatch();
     watch.install();
+    let hooked: TelemetryRequestHooks | undefined;
     try {
       const logger = new RecordingLogger();
-      const auth = new HookedAuth(emulator.token);
-      auth.hooks = spec.hooks ?? {};
+      const auth = new PatAuth(emulator.token);
+      const requests = new TelemetryRequestHooks();
+      requests.hooks = spec.hooks ?? {};
+      requests.install();
+      hooked = requests;
       const { provider, batches, busy } = watchedProvider();
-      if (spec.target && spec.steps) emulator.faults.set(spec.target, spec.steps);
+      if (spec.target && spec.steps) {
+        emulator.faults.set(spec.target, spec.steps);
+      }
       const client = await connectClient({
         emulator,
         logger,
@@ -116,7 +125,7 @@ describe('proof: telemetry fault matrix', function () {
         options: spec.telemetry === false ? { telemetryEnabled: false } : { ...FAST_TELEMETRY, ...spec.options },
       });
       const session = await client.openSession();
-      await spec.afterOpen?.({ logger, auth });
+      await spec.afterOpen?.({ logger });
       const app = await workload(session);
       await spec.afterWorkload?.(session, { logger });
       await session.close();
@@ -134,11 +143,12 @@ describe('proof: telemetry fault matrix', function () {
         received: receivedEventIds(emulator),
         counts: emulator.requestCounts(),
         logger,
-        auth,
+        requests,
         closeMs,
         rejections: [...watch.reasons],
       };
     } finally {
+      hooked?.uninstall();
       watch.uninstall();
       emulator.faults.clear();
     }
@@ -154,7 +164,8 @@ describe('proof: telemetry fault matrix', function () {
 
   const allExported = (batches: string[][]) => batches.reduce((sum, batch) => sum + batch.length, 0);
   /** Every log was handed to the exporter and its last export finished. */
-  const exportedAll = ({ batches, busy }: { batches: string[][]; busy: boolean }) => allExported(batches) === LOGS_PER_RUN && !busy;
+  const exportedAll = ({ batches, busy }: { batches: string[][]; busy: boolean }) =>
+    allExported(batches) === LOGS_PER_RUN && !busy;
 
   before(async () => {
     emulator = await startEmulator();
@@ -187,7 +198,10 @@ describe('proof: telemetry fault matrix', function () {
     function expectRetriedAndDelivered(result: Run): void {
       expectHarmless(result);
       expect(allExported(result.batches)).to.equal(LOGS_PER_RUN);
-      expect([...countBy(result.received).values()].every((n) => n === 1), 'no duplicate frontend_log_event_id').to.equal(true);
+      expect(
+        [...countBy(result.received).values()].every((n) => n === 1),
+        'no duplicate frontend_log_event_id',
+      ).to.equal(true);
       expect(result.received).to.have.members(result.batches.flat());
       expect(result.counts.telemetryExt).to.equal(result.batches.length + 2);
     }
@@ -202,7 +216,11 @@ describe('proof: telemetry fault matrix', function () {
 
     for (const status of [500, 503]) {
       it(`HTTP ${status}: retried with backoff, then delivered once`, async () => {
-        const result = await run({ target: 'telemetry', steps: { kind: 'status', status, times: 2 }, settled: exportedAll });
+        const result = await run({
+          target: 'telemetry',
+          steps: { kind: 'status', status, times: 2 },
+          settled: exportedAll,
+        });
         expectRetriedAndDelivered(result);
       });
     }
@@ -221,7 +239,11 @@ describe('proof: telemetry fault matrix', function () {
 
     for (const status of [401, 403, 404]) {
       it(`HTTP ${status}: terminal, the failed batches are dropped without retry, later ones delivered once`, async () => {
-        const result = await run({ target: 'telemetry', steps: { kind: 'status', status, times: 2 }, settled: exportedAll });
+        const result = await run({
+          target: 'telemetry',
+          steps: { kind: 'status', status, times: 2 },
+          settled: exportedAll,
+        });
         expectFirstTwoBatchesLost(result);
         expect(result.logger.has(new RegExp(`not retryable \\(.*HTTP ${status}\\)`))).to.equal(true);
       });
@@ -250,8 +272,12 @@ describe('proof: telemetry fault matrix', function () {
               await forwarder.down();
               await sleep(30);
             }
-            if (call <= 2) refusedProbes.push(!(await accepts(emulator.host, forwarder.port)));
-            if (call === 3) await forwarder.up();
+            if (call <= 2) {
+              refusedProbes.push(!(await accepts(emulator.host, forwarder.port)));
+            }
+            if (call === 3) {
+              await forwarder.up();
+            }
           },
         },
       });
@@ -262,7 +288,7 @@ describe('proof: telemetry fault matrix', function () {
       expect(result.batches).to.have.length(1);
       expect(result.received).to.have.members(result.batches[0]);
       expect(result.received).to.have.length(LOGS_PER_RUN);
-      expect(result.auth.calls.upload).to.equal(3);
+      expect(result.requests.calls.upload).to.equal(3);
       expect(result.counts.telemetryExt).to.equal(1);
     });
 
@@ -273,7 +299,11 @@ describe('proof: telemetry fault matrix', function () {
     });
 
     it('slow drip within the request timeout: delivered once, no retry', async () => {
-      const result = await run({ target: 'telemetry', steps: { kind: 'drip', intervalMs: 2, times: 2 }, settled: exportedAll });
+      const result = await run({
+        target: 'telemetry',
+        steps: { kind: 'drip', intervalMs: 2, times: 2 },
+        settled: exportedAll,
+      });
       expectHarmless(result);
       expect(result.received).to.have.members(result.batches.flat());
       expect(result.received).to.have.length(LOGS_PER_RUN);
@@ -283,18 +313,30 @@ describe('proof: telemetry fault matrix', function () {
     it('slow drip beyond the request timeout: a timeout is retried, so the first batch arrives 3 times (at-least-once)', async () => {
       // Documented design: timeouts are retryable. The server had already kept the logs, so the
       // re-sends duplicate them; they keep their frontend_log_event_id, so the server can dedupe.
-      const result = await run({ target: 'telemetry', steps: { kind: 'drip', intervalMs: 20, times: 2 }, settled: exportedAll });
+      const result = await run({
+        target: 'telemetry',
+        steps: { kind: 'drip', intervalMs: 20, times: 2 },
+        settled: exportedAll,
+      });
       expectHarmless(result);
       const counts = countBy(result.received);
       const [first, ...rest] = result.batches;
-      for (const id of first) expect(counts.get(id), `copies of ${id}`).to.equal(3);
-      for (const id of rest.flat()) expect(counts.get(id), `copies of ${id}`).to.equal(1);
+      for (const id of first) {
+        expect(counts.get(id), `copies of ${id}`).to.equal(3);
+      }
+      for (const id of rest.flat()) {
+        expect(counts.get(id), `copies of ${id}`).to.equal(1);
+      }
       expect(counts.size).to.equal(LOGS_PER_RUN);
       expect(result.counts.telemetryExt).to.equal(result.batches.length + 2);
     });
 
     it('partial success: the accepted part arrives, the rest is never re-sent', async () => {
-      const result = await run({ target: 'telemetry', steps: { kind: 'partial', accepted: 1, times: 2 }, settled: exportedAll });
+      const result = await run({
+        target: 'telemetry',
+        steps: { kind: 'partial', accepted: 1, times: 2 },
+        settled: exportedAll,
+      });
       expectHarmless(result);
       const [first, second, ...rest] = result.batches;
       const expected = [first[0], ...(second ? [second[0]] : []), ...rest.flat()];
@@ -352,7 +394,11 @@ describe('proof: telemetry fault matrix', function () {
       { name: 'connection refused', refused: true },
       { name: 'malformed JSON', steps: { kind: 'malformed' } },
       { name: 'slow drip beyond the request timeout', steps: { kind: 'drip', intervalMs: 20 } },
-      { name: 'partial (a telemetry-only fault: the flag answers normally)', steps: { kind: 'partial', accepted: 0 }, harmless: true },
+      {
+        name: 'partial (a telemetry-only fault: the flag answers normally)',
+        steps: { kind: 'partial', accepted: 0 },
+        harmless: true,
+      },
     ];
 
     for (const flagCase of cases) {
@@ -383,7 +429,9 @@ describe('proof: telemetry fault matrix', function () {
             }
           },
           afterWorkload: async (session, { logger }) => {
-            if (flagCase.harmless) return;
+            if (flagCase.harmless) {
+              return;
+            }
             await waitFor(() => logger.has(FLAG_DECIDED), 3000, 'the failed flag fetch');
             const decidedAt = logger.first(FLAG_DECIDED)?.at ?? 0;
             await sleep(150);
@@ -398,7 +446,11 @@ describe('proof: telemetry fault matrix', function () {
             await trigger.fetchAll();
             await trigger.close();
             ids.push(trigger.id);
-            await waitFor(() => emulator.requestCounts().featureFlags === (flagCase.refused ? 1 : 2), 3000, 'the flag refresh');
+            await waitFor(
+              () => emulator.requestCounts().featureFlags === (flagCase.refused ? 1 : 2),
+              3000,
+              'the flag refresh',
+            );
             await sleep(100);
             const after = await session.executeStatement('SELECT 3');
             expect(await after.fetchAll()).to.deep.equal([{ 3: 3 }]);
@@ -406,7 +458,8 @@ describe('proof: telemetry fault matrix', function () {
             ids.push(after.id);
           },
           settled: ({ busy }) =>
-            flagCase.harmless || (receivedStatementIds().includes(ids[0]) && receivedStatementIds().includes(ids[1]) && !busy),
+            flagCase.harmless ||
+            (receivedStatementIds().includes(ids[0]) && receivedStatementIds().includes(ids[1]) && !busy),
         });
         expectHarmless(result);
         if (flagCase.harmless) {
@@ -425,7 +478,11 @@ describe('proof: telemetry fault matrix', function () {
   function receivedStatementIds(): string[] {
     return emulator.telemetry
       .logs()
-      .map((log) => (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log?.sql_statement_id)
+      .map(
+        (log) =>
+          (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log
+            ?.sql_statement_id,
+      )
       .filter((id): id is string => typeof id === 'string');
   }
 });

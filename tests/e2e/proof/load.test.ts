@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { Emulator, startEmulator } from '../../../lib/emulator';
-import { getCredentialKey, normalizeHost, DRIVER_VERSION, TELEMETRY_USER_AGENT } from '../../../lib/driver/connectionFacts';
+import {
+  getCredentialKey,
+  normalizeHost,
+  DRIVER_VERSION,
+  TELEMETRY_USER_AGENT,
+} from '../../../lib/driver/connectionFacts';
 import TelemetryTarget from '../../../lib/telemetry/contracts/TelemetryTarget';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
 import { connectClient, countBy, RecordingLogger, RejectionWatch, waitFor } from './support';
@@ -61,7 +66,11 @@ describe('proof: load, 20 clients x 200 statements on one host and token', funct
       const reported = () =>
         emulator.telemetry
           .logs()
-          .map((log) => (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log?.sql_statement_id)
+          .map(
+            (log) =>
+              (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log
+                ?.sql_statement_id,
+          )
           .filter((id): id is string => typeof id === 'string');
       await waitFor(() => reported().length >= CLIENTS * STATEMENTS, 20000, 'every statement log');
 
@@ -71,7 +80,10 @@ describe('proof: load, 20 clients x 200 statements on one host and token', funct
 
       const counts = countBy(reported());
       expect(counts.size, 'statements reported').to.equal(CLIENTS * STATEMENTS);
-      expect([...counts.values()].every((n) => n === 1), 'each exactly once').to.equal(true);
+      expect(
+        [...counts.values()].every((n) => n === 1),
+        'each exactly once',
+      ).to.equal(true);
       expect([...counts.keys()].sort()).to.deep.equal([...statementIds].sort());
 
       const all = emulator.telemetry.logs();
@@ -83,7 +95,9 @@ describe('proof: load, 20 clients x 200 statements on one host and token', funct
       expect(emulator.requestCounts().telemetryExt).to.be.below(all.length / 5);
       expect(emulator.requestCounts().featureFlags, 'one flag fetch for the shared host').to.equal(1);
       expect(watch.reasons).to.deep.equal([]);
-      expect(logger.lines.filter((line) => line.level !== 'debug' && /telemetry/i.test(line.message))).to.deep.equal([]);
+      expect(logger.lines.filter((line) => line.level !== 'debug' && /telemetry/i.test(line.message))).to.deep.equal(
+        [],
+      );
     } finally {
       watch.uninstall();
     }

@@ -66,11 +66,21 @@ async function recordingProxy(emulator: Emulator): Promise<{ server: Server; por
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const headers: Array<[string, string]> = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+      for (let i = 0; i < req.rawHeaders.length; i += 2) {
+        headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+      }
       const body = Buffer.concat(chunks);
       captured.push({ method: req.method ?? '', path: req.url ?? '', headers, body });
       const upstream = httpsRequest(
-        { host: emulator.host, port: emulator.port, method: req.method, path: req.url, headers: req.headers, ca: emulator.ca, servername: 'localhost' },
+        {
+          host: emulator.host,
+          port: emulator.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          ca: emulator.ca,
+          servername: 'localhost',
+        },
         (reply) => {
           res.writeHead(reply.statusCode ?? 502, reply.headers);
           reply.pipe(res);
@@ -110,20 +120,26 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     sandbox.stub(dns, 'lookup').callsFake(((hostname: string, options: unknown, callback?: unknown) => {
       const done = (typeof options === 'function' ? options : callback) as (...args: unknown[]) => void;
       const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all;
-      if (hostname.toLowerCase() === CANARY.host) return all ? done(null, [{ address: '127.0.0.1', family: 4 }]) : done(null, '127.0.0.1', 4);
+      if (hostname.toLowerCase() === CANARY.host) {
+        return all ? done(null, [{ address: '127.0.0.1', family: 4 }]) : done(null, '127.0.0.1', 4);
+      }
       return lookup(hostname, options, callback);
     }) as never);
     const check = tls.checkServerIdentity;
-    sandbox.stub(tls, 'checkServerIdentity').callsFake((hostname, cert) => (hostname.toLowerCase() === CANARY.host ? undefined : check(hostname, cert)));
+    sandbox
+      .stub(tls, 'checkServerIdentity')
+      .callsFake((hostname, cert) => (hostname.toLowerCase() === CANARY.host ? undefined : check(hostname, cert)));
     emulator = await startEmulator({ token: CANARY.token, warehouseId: CANARY.warehouse });
     proxy = await recordingProxy(emulator);
     forward = await ForwardProxy.start({ auth: { username: CANARY.proxyUser, password: CANARY.proxyPassword } });
     // Through a proxy the driver does not apply customCaCert: its tunnels trust the emulator's CA here.
     const connect = tls.connect;
-    sandbox.stub(tls, 'connect').callsFake(((options: unknown, ...rest: unknown[]) =>
-      typeof options === 'object' && options !== null && (options as tls.ConnectionOptions).ca === undefined
-        ? (connect as (...args: unknown[]) => tls.TLSSocket)({ ...options, ca: emulator.ca }, ...rest)
-        : (connect as (...args: unknown[]) => tls.TLSSocket)(options, ...rest)) as never);
+    sandbox
+      .stub(tls, 'connect')
+      .callsFake(((options: unknown, ...rest: unknown[]) =>
+        typeof options === 'object' && options !== null && (options as tls.ConnectionOptions).ca === undefined
+          ? (connect as (...args: unknown[]) => tls.TLSSocket)({ ...options, ca: emulator.ca }, ...rest)
+          : (connect as (...args: unknown[]) => tls.TLSSocket)(options, ...rest)) as never);
   });
 
   after(async () => {
@@ -146,7 +162,12 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
       telemetryEnabled: true,
       telemetryFlushIntervalMs: 50,
       userAgentEntry: CANARY.userAgent,
-      proxy: { protocol: 'http' as const, host: forward.host, port: forward.port, auth: { username: CANARY.proxyUser, password: CANARY.proxyPassword } },
+      proxy: {
+        protocol: 'http' as const,
+        host: forward.host,
+        port: forward.port,
+        auth: { username: CANARY.proxyUser, password: CANARY.proxyPassword },
+      },
     };
     const appErrors: string[] = [];
     const statementIds: string[] = [];
@@ -156,7 +177,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
       const run = async (operation: Awaited<ReturnType<typeof session.executeStatement>>, expectedRows?: unknown[]) => {
         statementIds.push(operation.id);
         const rows = await operation.fetchAll();
-        if (expectedRows) expect(rows).to.deep.equal(expectedRows);
+        if (expectedRows) {
+          expect(rows).to.deep.equal(expectedRows);
+        }
         await operation.close();
         return rows;
       };
@@ -175,7 +198,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
       await run(await session.executeStatement('SELECT 1', { namedParameters: { p: CANARY.namedParam } }), [{ 1: 1 }]);
       await run(await session.executeStatement('SELECT 1', { ordinalParameters: [CANARY.ordinalParam] }), [{ 1: 1 }]);
       const cloudFetchRows = await run(
-        await session.executeStatement(`SELECT * FROM range(30000) /* emulator: format=cloudfetch chunks=3 */ -- ${CANARY.cloudFetch}`),
+        await session.executeStatement(
+          `SELECT * FROM range(30000) /* emulator: format=cloudfetch chunks=3 */ -- ${CANARY.cloudFetch}`,
+        ),
       );
       expect(cloudFetchRows).to.have.length(30000);
 
@@ -185,22 +210,34 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
       await run(await session.getSchemas({ schemaName: CANARY.schema }));
       await run(await session.getTables({ schemaName: CANARY.schema, tableName: CANARY.table }));
       await run(await session.getTableTypes());
-      await run(await session.getColumns({ schemaName: CANARY.schema, tableName: CANARY.table, columnName: CANARY.column }));
+      await run(
+        await session.getColumns({ schemaName: CANARY.schema, tableName: CANARY.table, columnName: CANARY.column }),
+      );
       await run(await session.getFunctions({ schemaName: CANARY.schema, functionName: CANARY.func }));
 
       // Invalid SQL: a server message naming the table, and a syntax error.
-      await failing(session.executeStatement(`SELECT ${CANARY.column} FROM ${CANARY.table}`).then((op) => op.fetchAll()));
+      await failing(
+        session.executeStatement(`SELECT ${CANARY.column} FROM ${CANARY.table}`).then((op) => op.fetchAll()),
+      );
       await failing(session.executeStatement(`${CANARY.invalidSql} nonsense`).then((op) => op.fetchAll()));
 
       // A cancelled statement.
-      const slow = await session.executeStatement(`SELECT 5 /* emulator: sleep=3000 */ /* ${CANARY.cancelled} */`, { runAsync: true });
+      const slow = await session.executeStatement(`SELECT 5 /* emulator: sleep=3000 */ /* ${CANARY.cancelled} */`, {
+        runAsync: true,
+      });
       statementIds.push(slow.id);
       await slow.cancel();
       await failing(slow.fetchAll());
       await slow.close();
 
       // A failed openSession with a wrong token (reported unauthenticated).
-      const wrong = await connectClient({ emulator, logger, provider, port: proxy.port, options: { ...options, token: CANARY.wrongToken } });
+      const wrong = await connectClient({
+        emulator,
+        logger,
+        provider,
+        port: proxy.port,
+        options: { ...options, token: CANARY.wrongToken },
+      });
       await failing(wrong.openSession());
       await wrong.close();
 
@@ -227,16 +264,40 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     // The canaries were really used: the driver sent them, and the server echoed the table name.
     const driverBytes = proxy.captured
       .filter((request) => !TELEMETRY_PATH.test(request.path))
-      .map((request) => `${request.method} ${request.path}\n${request.headers.map(([name, value]) => `${name}: ${value}`).join('\n')}\n${request.body.toString('latin1')}`)
+      .map(
+        (request) =>
+          `${request.method} ${request.path}\n${request.headers.map(([name, value]) => `${name}: ${value}`).join('\n')}\n${request.body.toString('latin1')}`,
+      )
       .join('\n');
-    for (const name of ['sqlComment', 'invalidSql', 'namedParam', 'ordinalParam', 'token', 'wrongToken', 'userAgent', 'host', 'warehouse', 'table', 'schema', 'column', 'func', 'cloudFetch', 'cancelled']) {
+    for (const name of [
+      'sqlComment',
+      'invalidSql',
+      'namedParam',
+      'ordinalParam',
+      'token',
+      'wrongToken',
+      'userAgent',
+      'host',
+      'warehouse',
+      'table',
+      'schema',
+      'column',
+      'func',
+      'cloudFetch',
+      'cancelled',
+    ]) {
       expect(findCanaries(driverBytes), `the driver itself sent ${name}`).to.include(name);
     }
-    expect(appErrors.some((message) => message.includes(CANARY.table)), 'a server error message holds the SQL text').to.equal(true);
+    expect(
+      appErrors.some((message) => message.includes(CANARY.table)),
+      'a server error message holds the SQL text',
+    ).to.equal(true);
     expect(appErrors).to.have.length(4);
     // The driver sent the proxy credentials too: every tunnel was opened with them.
     expect(forward.connects.length, 'CONNECTs through the forward proxy').to.be.at.least(1);
-    expect(forward.connects.map((record) => record.proxyAuthorization)).to.deep.equal(forward.connects.map(() => `Basic ${CANARY.proxyBasic}`));
+    expect(forward.connects.map((record) => record.proxyAuthorization)).to.deep.equal(
+      forward.connects.map(() => `Basic ${CANARY.proxyBasic}`),
+    );
 
     // Telemetry was really sent, for statements, errors and the failed session.
     const telemetry = proxy.captured.filter((request) => TELEMETRY_PATH.test(request.path));
@@ -247,8 +308,16 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     expect(unauth.length, '/telemetry-unauth uploads (the failed openSession)').to.be.at.least(1);
     expect(flags.length, 'feature-flag fetches').to.be.at.least(1);
     const logs = emulator.telemetry.logs();
-    const reported = new Set(logs.map((log) => (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log?.sql_statement_id));
-    for (const id of statementIds) expect(reported.has(id), `statement ${id} reported`).to.equal(true);
+    const reported = new Set(
+      logs.map(
+        (log) =>
+          (log as { entry?: { sql_driver_log?: { sql_statement_id?: string } } }).entry?.sql_driver_log
+            ?.sql_statement_id,
+      ),
+    );
+    for (const id of statementIds) {
+      expect(reported.has(id), `statement ${id} reported`).to.equal(true);
+    }
     expect(JSON.stringify(logs)).to.include('error_info');
 
     // The one exception: the workspace's address and path, in their own fields of signed-in
@@ -262,10 +331,18 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
         const log = JSON.parse(entry) as { entry?: { sql_driver_log?: Record<string, any> } };
         const driverLog = log.entry?.sql_driver_log ?? {};
         const params = driverLog.driver_connection_params ?? {};
-        if (!('http_path' in params) && !('host_info' in params)) continue;
+        if (!('http_path' in params) && !('host_info' in params)) {
+          continue;
+        }
         addressedLogs += 1;
-        expect(driverLog, 'a log with the address is a connection log').to.include.keys('session_id', 'system_configuration');
-        expect(driverLog, 'a log with the address is a connection log').not.to.have.any.keys('sql_statement_id', 'error_info');
+        expect(driverLog, 'a log with the address is a connection log').to.include.keys(
+          'session_id',
+          'system_configuration',
+        );
+        expect(driverLog, 'a log with the address is a connection log').not.to.have.any.keys(
+          'sql_statement_id',
+          'error_info',
+        );
         expect(params.http_path).to.equal(emulator.path);
         expect(params.host_info).to.deep.equal({ host_url: `https://${CANARY.host}`, port: proxy.port });
       }
@@ -278,7 +355,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
     const allowedSeen = { hostUrl: 0, httpPath: 0 };
     for (const request of telemetry) {
       const where = `${request.method} ${request.path}`;
-      for (const found of findCanaries(`${request.method} ${request.path}`)) leaks.push(`${where}: request line holds ${found}`);
+      for (const found of findCanaries(`${request.method} ${request.path}`)) {
+        leaks.push(`${where}: request line holds ${found}`);
+      }
       for (const [name, value] of request.headers) {
         const lower = name.toLowerCase();
         if (lower === 'host') {
@@ -291,7 +370,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
           expect(value).to.equal(`Bearer ${CANARY.token}`);
           continue;
         }
-        for (const found of findCanaries(`${name}: ${value}`)) leaks.push(`${where}: header ${name} holds ${found}`);
+        for (const found of findCanaries(`${name}: ${value}`)) {
+          leaks.push(`${where}: header ${name} holds ${found}`);
+        }
       }
       let body = request.body.toString('utf8');
       if (request.path === '/telemetry-ext') {
@@ -301,7 +382,9 @@ describe('proof: privacy canaries never reach a telemetry endpoint', function ()
         allowedSeen.httpPath += byHttpPath.length - 1;
         body = byHttpPath.join('');
       }
-      for (const found of findCanaries(body)) leaks.push(`${where}: body holds ${found}`);
+      for (const found of findCanaries(body)) {
+        leaks.push(`${where}: body holds ${found}`);
+      }
     }
     expect(leaks).to.deep.equal([]);
     // Each allowed occurrence is one of the connection logs checked above: one of each per log.

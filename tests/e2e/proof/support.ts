@@ -1,4 +1,5 @@
 import { createServer, connect as netConnect, Server, Socket } from 'net';
+import sinon from 'sinon';
 import { LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import type IAuthentication from '@databricks/sql/dist/connection/contracts/IAuthentication';
@@ -7,6 +8,7 @@ import type { TelemetryConnectionOptions } from '../../../lib';
 import { Emulator } from '../../../lib/emulator';
 import DatabricksTelemetryExporter from '../../../lib/telemetry/DatabricksTelemetryExporter';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
+import * as httpRequestModule from '../../../lib/telemetry/httpRequest';
 
 export type Session = Awaited<ReturnType<DBSQLClient['openSession']>>;
 export type Operation = Awaited<ReturnType<Session['executeStatement']>>;
@@ -52,27 +54,41 @@ export function maskIds(text: string): string {
 }
 
 /** Who asked for authentication headers, read from the synchronous part of the call stack. */
-export type AuthCaller = 'driver' | 'flags' | 'upload';
+export type TelemetryRequestKind = 'flags' | 'upload';
 
 /**
- * A PAT auth provider for `connect(options, auth)` that tells the driver's own calls apart from
- * the feature-flag fetch and the telemetry uploads, so a test can act at an exact moment
- * (e.g. make the host refuse connections just before the n-th upload attempt).
+ * Hooks on the telemetry's own HTTP requests (the feature-flag fetch and the uploads), so a test
+ * can act at an exact moment, e.g. make the host refuse connections just before the n-th upload
+ * attempt. `install()` wraps the engine's request function; `uninstall()` restores it.
  */
-export class HookedAuth implements IAuthentication {
-  readonly calls: Record<AuthCaller, number> = { driver: 0, flags: 0, upload: 0 };
+export class TelemetryRequestHooks {
+  readonly calls: Record<TelemetryRequestKind, number> = { flags: 0, upload: 0 };
 
-  hooks: Partial<Record<AuthCaller, (call: number) => Promise<void> | void>> = {};
+  hooks: Partial<Record<TelemetryRequestKind, (call: number) => Promise<void> | void>> = {};
 
+  private stub?: sinon.SinonStub;
+
+  install(): void {
+    const original = httpRequestModule.default;
+    this.stub = sinon.stub(httpRequestModule, 'default').callsFake(async (context, request) => {
+      const kind: TelemetryRequestKind = /\/telemetry-(ext|unauth)$/.test(request.url) ? 'upload' : 'flags';
+      this.calls[kind] += 1;
+      await this.hooks[kind]?.(this.calls[kind]);
+      return original(context, request);
+    });
+  }
+
+  uninstall(): void {
+    this.stub?.restore();
+    this.stub = undefined;
+  }
+}
+
+/** The connection's own PAT, as the driver's auth provider. */
+export class PatAuth implements IAuthentication {
   constructor(private readonly token: string) {}
 
   async authenticate(): ReturnType<IAuthentication['authenticate']> {
-    const stack = new Error().stack ?? '';
-    let caller: AuthCaller = 'driver';
-    if (stack.includes('FeatureFlagCache')) caller = 'flags';
-    else if (stack.includes('DatabricksTelemetryExporter')) caller = 'upload';
-    this.calls[caller] += 1;
-    await this.hooks[caller]?.(this.calls[caller]);
     return { Authorization: `Bearer ${this.token}` };
   }
 }
@@ -91,7 +107,9 @@ export class Forwarder {
   constructor(private readonly target: { host: string; port: number }) {}
 
   async up(): Promise<void> {
-    if (this.server) return;
+    if (this.server) {
+      return;
+    }
     const server = createServer((client) => {
       const upstream = netConnect(this.target.port, this.target.host);
       for (const socket of [client, upstream]) {
@@ -117,7 +135,9 @@ export class Forwarder {
     const { server } = this;
     this.server = undefined;
     this.sockets.forEach((socket) => socket.destroy());
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (server) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   }
 
   get isUp(): boolean {
@@ -193,7 +213,9 @@ export async function connectClient(setup: ClientSetup): Promise<DBSQLClient> {
 export async function waitFor(condition: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
     await sleep(10);
   }
 }
@@ -221,11 +243,15 @@ export class RejectionWatch {
 
 /** The decoded frontend logs the emulator accepted, with their ids. */
 export function receivedEventIds(emulator: Emulator): string[] {
-  return emulator.telemetry.logs().map((log) => String((log as { frontend_log_event_id?: unknown }).frontend_log_event_id).toLowerCase());
+  return emulator.telemetry
+    .logs()
+    .map((log) => String((log as { frontend_log_event_id?: unknown }).frontend_log_event_id).toLowerCase());
 }
 
 export function countBy<T>(items: T[]): Map<T, number> {
   const counts = new Map<T, number>();
-  for (const item of items) counts.set(item, (counts.get(item) ?? 0) + 1);
+  for (const item of items) {
+    counts.set(item, (counts.get(item) ?? 0) + 1);
+  }
   return counts;
 }

@@ -190,7 +190,9 @@ export function encodeThriftCall(name: string, seqid: number, guid?: Buffer): Bu
     byte(11);
     i16(1);
     binary(guid);
-    for (let level = 0; level < 3; level += 1) byte(0);
+    for (let level = 0; level < 3; level += 1) {
+      byte(0);
+    }
   }
   byte(0);
   return Buffer.concat(parts);

@@ -26,7 +26,17 @@ interface Fetched {
 }
 
 function observation(statementId: string): OperationObservation {
-  return { statementId, sessionId: 's', handle: {}, startTime: 0, pollCount: 0, pollLatencyMs: 0, chunksPresent: 0, retryCount: 0, settled: false };
+  return {
+    statementId,
+    sessionId: 's',
+    handle: {},
+    startTime: 0,
+    pollCount: 0,
+    pollLatencyMs: 0,
+    chunksPresent: 0,
+    retryCount: 0,
+    settled: false,
+  };
 }
 
 async function waitFor(condition: () => boolean, what: string): Promise<void> {
@@ -124,7 +134,9 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
       const request = http.get({ agent: via, host: '127.0.0.1', port: targetPort, path }, (response) => {
         const parts: Buffer[] = [];
         response.on('data', (part: Buffer) => parts.push(part));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(parts), headers: response.headers }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(parts), headers: response.headers }),
+        );
         response.on('error', reject);
       });
       request.on('error', reject);
@@ -153,7 +165,9 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
       bytes: chunkBody(3).length,
       compressed: true,
     });
-    expect(event.latencyMs).to.be.at.least(0).and.at.most(Date.now() - before);
+    expect(event.latencyMs)
+      .to.be.at.least(0)
+      .and.at.most(Date.now() - before);
     expect(event.timestamp).to.be.within(before, Date.now());
     expect(observations.get(STATEMENT)!.lastResultAt).to.equal(event.timestamp);
     expect(fetched.body.equals(chunkBody(3))).to.equal(true);
@@ -234,7 +248,12 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
     );
     expect((failure as NodeJS.ErrnoException | undefined)?.code).to.equal('ECONNREFUSED');
     await waitFor(() => errors().length === 1, 'the error event');
-    expect(errors()[0]).to.include({ statementId: STATEMENT, chunkIndex: 5, errorName: 'CloudFetchConnectionError', isTerminal: false });
+    expect(errors()[0]).to.include({
+      statementId: STATEMENT,
+      chunkIndex: 5,
+      errorName: 'CloudFetchConnectionError',
+      isTerminal: false,
+    });
   });
 
   it('reports a download cut off mid-body as a non-terminal error of the chunk', async () => {
@@ -246,7 +265,9 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
     expect(failure).to.be.instanceOf(Error);
     await settle();
     expect(chunks()).to.deep.equal([]);
-    expect(errors().map((event) => [event.statementId, event.chunkIndex, event.isTerminal])).to.deep.equal([[STATEMENT, 6, false]]);
+    expect(errors().map((event) => [event.statementId, event.chunkIndex, event.isTerminal])).to.deep.equal([
+      [STATEMENT, 6, false],
+    ]);
   });
 
   it('ignores requests on another agent and requests to links it was not told about', async () => {
@@ -365,7 +386,11 @@ describe('CloudFetchLinkRegistry with httpDiagnostics', () => {
 
   it('tells its owner once, at the first link announced, so the owner watches requests only from then on', () => {
     let told = 0;
-    const own = new CloudFetchLinkRegistry(emitter, () => undefined, () => (told += 1));
+    const own = new CloudFetchLinkRegistry(
+      emitter,
+      () => undefined,
+      () => (told += 1),
+    );
     own.register('not a url', STATEMENT, 0);
     own.register(undefined, STATEMENT, 0);
     expect(told, 'no link yet').to.equal(0);

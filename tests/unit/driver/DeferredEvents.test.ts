@@ -15,7 +15,13 @@ describe('DeferredEvents', () => {
   let events: DeferredEvents;
 
   const start = (statementId: string, timestamp = T0) =>
-    events.emitStatementStart({ statementId, sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT', timestamp });
+    events.emitStatementStart({
+      statementId,
+      sessionId: 's',
+      statementType: 'QUERY',
+      operationType: 'EXECUTE_STATEMENT',
+      timestamp,
+    });
 
   beforeEach(() => {
     clock = sinon.useFakeTimers({ now: T0 });
@@ -29,7 +35,14 @@ describe('DeferredEvents', () => {
 
   it('holds events and delivers them, in order, when asked', () => {
     start('st-1');
-    events.emitCloudFetchChunk({ statementId: 'st-1', chunkIndex: 0, latencyMs: 3, bytes: 10, compressed: false, timestamp: T0 + 1 });
+    events.emitCloudFetchChunk({
+      statementId: 'st-1',
+      chunkIndex: 0,
+      latencyMs: 3,
+      bytes: 10,
+      compressed: false,
+      timestamp: T0 + 1,
+    });
     events.emitStatementComplete({ statementId: 'st-1', sessionId: 's', latencyMs: 5, timestamp: T0 + 5 });
     expect(received).to.deep.equal([]);
     expect(events.hasHeld()).to.equal(true);
@@ -71,7 +84,9 @@ describe('DeferredEvents', () => {
   });
 
   it('delivers at once when 256 events are held', () => {
-    for (let i = 0; i < 255; i += 1) start(`st-${i}`);
+    for (let i = 0; i < 255; i += 1) {
+      start(`st-${i}`);
+    }
     expect(received).to.have.length(0);
     start('st-255');
     expect(received).to.have.length(256);

@@ -7,7 +7,15 @@ import ThriftClientObserver from '../../../lib/driver/ThriftClientObserver';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
-import DriverThriftClientStub, { OK_STATUS, eventsOf, makeGuid, operationHandle, recordEvents, sessionHandle, uuidOf } from '../.stubs/DriverThriftClientStub';
+import DriverThriftClientStub, {
+  OK_STATUS,
+  eventsOf,
+  makeGuid,
+  operationHandle,
+  recordEvents,
+  sessionHandle,
+  uuidOf,
+} from '../.stubs/DriverThriftClientStub';
 
 const { TOperationState, TSparkRowSetType } = thrift.TCLIService_types;
 const T0 = 1_760_000_000_000;
@@ -34,7 +42,11 @@ describe('DriverEventReceiver', () => {
     client = new DriverThriftClientStub();
     observer.observeClient(client);
     closedSessions = [];
-    receiver = new DriverEventReceiver({ observer, events: queue, sessionClosed: (sessionId) => closedSessions.push(sessionId) });
+    receiver = new DriverEventReceiver({
+      observer,
+      events: queue,
+      sessionClosed: (sessionId) => closedSessions.push(sessionId),
+    });
   });
 
   afterEach(() => {
@@ -44,7 +56,10 @@ describe('DriverEventReceiver', () => {
 
   /** The driver's ExecuteStatement for OP, answered after `ms`. */
   async function execute(ms = 0): Promise<void> {
-    client.reply('ExecuteStatement', { response: { status: OK_STATUS, operationHandle: operationHandle(OP) }, delayMs: ms });
+    client.reply('ExecuteStatement', {
+      response: { status: OK_STATUS, operationHandle: operationHandle(OP) },
+      delayMs: ms,
+    });
     (client as unknown as Record<string, (request: unknown, callback: () => void) => void>).ExecuteStatement(
       { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
       () => undefined,
@@ -64,7 +79,12 @@ describe('DriverEventReceiver', () => {
 
   it("reports an error thrown to the caller by the error's name alone, made safe, in order with the statement", async () => {
     await execute();
-    receiver.emitError({ statementId: OP_ID, errorName: 'Status Error', errorMessage: 'secret text', errorStack: 'at /home/me/app.js' } as never);
+    receiver.emitError({
+      statementId: OP_ID,
+      errorName: 'Status Error',
+      errorMessage: 'secret text',
+      errorStack: 'at /home/me/app.js',
+    } as never);
     receiver.emitError({ statementId: OP_ID, errorName: 'DROP TABLE x; --' } as never);
     queue.deliver();
     expect(events.map((event) => event.eventType)).to.deep.equal([
@@ -94,12 +114,26 @@ describe('DriverEventReceiver', () => {
     );
     await clock.tickAsync(0);
     clock.tick(40);
-    receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 0, latencyMs: 12, bytes: 4096, compressed: undefined });
+    receiver.emitCloudFetchChunk({
+      statementId: OP_ID,
+      chunkIndex: 0,
+      latencyMs: 12,
+      bytes: 4096,
+      compressed: undefined,
+    });
     receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 1, latencyMs: 'slow', bytes: -1, compressed: true });
     receiver.emitCloudFetchChunk({ statementId: OP_ID, chunkIndex: 0, latencyMs: 3, bytes: 70 });
     queue.deliver();
     const chunks = eventsOf(events, TelemetryEventType.CLOUDFETCH_CHUNK);
-    expect(chunks.map(({ chunkIndex, latencyMs, bytes, compressed, timestamp }) => ({ chunkIndex, latencyMs, bytes, compressed, timestamp }))).to.deep.equal([
+    expect(
+      chunks.map(({ chunkIndex, latencyMs, bytes, compressed, timestamp }) => ({
+        chunkIndex,
+        latencyMs,
+        bytes,
+        compressed,
+        timestamp,
+      })),
+    ).to.deep.equal([
       { chunkIndex: 0, latencyMs: 12, bytes: 4096, compressed: true, timestamp: T0 + 40 },
       { chunkIndex: 1, latencyMs: 0, bytes: 0, compressed: true, timestamp: T0 + 40 },
     ]);

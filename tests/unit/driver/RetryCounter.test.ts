@@ -22,7 +22,13 @@ interface RetryConfig {
 
 /** The slice of the driver's client context its retry policy reads. */
 function contextOf(overrides: Partial<RetryConfig> = {}): IClientContext {
-  const config: RetryConfig = { retryMaxAttempts: 5, retriesTimeout: 60_000, retryDelayMin: 1, retryDelayMax: 2, ...overrides };
+  const config: RetryConfig = {
+    retryMaxAttempts: 5,
+    retriesTimeout: 60_000,
+    retryDelayMin: 1,
+    retryDelayMax: 2,
+    ...overrides,
+  };
   return { getConfig: () => config } as unknown as IClientContext;
 }
 
@@ -82,7 +88,10 @@ class RecordingLogger implements IDBSQLLogger {
 
 /** A node-fetch response, as far as the driver's policy reads one. */
 function response(status: number, retryAfter?: string) {
-  return { status, headers: { get: (name: string) => (name.toLowerCase() === 'retry-after' ? (retryAfter ?? null) : null) } };
+  return {
+    status,
+    headers: { get: (name: string) => (name.toLowerCase() === 'retry-after' ? (retryAfter ?? null) : null) },
+  };
 }
 
 type Step = number | { status: number; retryAfter?: string } | { error: unknown };
@@ -143,7 +152,7 @@ describe('RetryCounter', () => {
     sinon.restore();
   });
 
-  describe('counting the driver policy\'s retries', () => {
+  describe("counting the driver policy's retries", () => {
     it('counts two retries of a call that succeeds on its third attempt, reporting the requests retried', async () => {
       const { provider, receiver, logger } = observed();
       const { operation, requests, results } = script([503, 503, 200]);
@@ -175,14 +184,20 @@ describe('RetryCounter', () => {
         const { provider, receiver } = observed();
         const { operation, results } = script([status, 200]);
 
-        expect(await (await provider.getRetryPolicy()).invokeWithRetry(operation), `status ${status}`).to.equal(results[0]);
+        expect(await (await provider.getRetryPolicy()).invokeWithRetry(operation), `status ${status}`).to.equal(
+          results[0],
+        );
         expect(receiver.calls, `status ${status}`).to.deep.equal([]);
       }
     });
 
     it('counts retries after network errors', async () => {
       const { provider, receiver } = observed();
-      const { operation, requests, results } = script([{ error: { code: 'ECONNRESET' } }, { error: { message: 'socket hang up' } }, 200]);
+      const { operation, requests, results } = script([
+        { error: { code: 'ECONNRESET' } },
+        { error: { message: 'socket hang up' } },
+        200,
+      ]);
 
       expect(await (await provider.getRetryPolicy()).invokeWithRetry(operation)).to.equal(results[0]);
       expect(requests).to.have.length(3);
@@ -192,7 +207,12 @@ describe('RetryCounter', () => {
 
     it('counts retries of responses and of network errors alike, in one call', async () => {
       const { provider, receiver } = observed();
-      const { operation, requests, results } = script([503, { error: { code: 'ETIMEDOUT' } }, { status: 429, retryAfter: '1' }, 200]);
+      const { operation, requests, results } = script([
+        503,
+        { error: { code: 'ETIMEDOUT' } },
+        { status: 429, retryAfter: '1' },
+        200,
+      ]);
 
       expect(await (await provider.getRetryPolicy()).invokeWithRetry(operation)).to.equal(results[2]);
       expect(receiver.total()).to.equal(3);
@@ -213,7 +233,7 @@ describe('RetryCounter', () => {
       expect(receiver.calls).to.deep.equal([]);
     });
 
-    it('counts each policy\'s retries apart: the driver makes one per call', async () => {
+    it("counts each policy's retries apart: the driver makes one per call", async () => {
       const { provider, receiver } = observed();
       const first = await provider.getRetryPolicy();
       const second = await provider.getRetryPolicy();
@@ -251,11 +271,9 @@ describe('RetryCounter', () => {
       return { baseline, baselineOutcome, run, outcome, receiver, reportedAtOutcome, provider };
     }
 
-    it('throws the driver\'s error when attempts are exhausted, and reports no more than the retries made', async () => {
-      const { baseline, baselineOutcome, run, outcome, receiver, reportedAtOutcome, provider } = await baselineAndObserved(
-        contextOf({ retryMaxAttempts: 3 }),
-        [503],
-      );
+    it("throws the driver's error when attempts are exhausted, and reports no more than the retries made", async () => {
+      const { baseline, baselineOutcome, run, outcome, receiver, reportedAtOutcome, provider } =
+        await baselineAndObserved(contextOf({ retryMaxAttempts: 3 }), [503]);
 
       expect(describeOutcome(outcome)).to.deep.equal(describeOutcome(baselineOutcome));
       const error = (outcome as { error: RetryError }).error;
@@ -273,8 +291,11 @@ describe('RetryCounter', () => {
       expect(receiver.calls).to.have.length(reportedBefore);
     });
 
-    it('throws the driver\'s error when the retry time is exhausted, reporting nothing', async () => {
-      const { baselineOutcome, outcome, run, receiver } = await baselineAndObserved(contextOf({ retriesTimeout: 0 }), [503, 200]);
+    it("throws the driver's error when the retry time is exhausted, reporting nothing", async () => {
+      const { baselineOutcome, outcome, run, receiver } = await baselineAndObserved(
+        contextOf({ retriesTimeout: 0 }),
+        [503, 200],
+      );
 
       expect(describeOutcome(outcome)).to.deep.equal(describeOutcome(baselineOutcome));
       expect((outcome as { error: RetryError }).error.errorCode).to.equal(RetryErrorCode.TimeoutExceeded);
@@ -282,7 +303,7 @@ describe('RetryCounter', () => {
       expect(receiver.calls).to.deep.equal([]);
     });
 
-    it('reports the retries of a call that got a response and then failed on the way for good, with that response\'s request', async () => {
+    it("reports the retries of a call that got a response and then failed on the way for good, with that response's request", async () => {
       const { outcome, run, receiver } = await baselineAndObserved(contextOf({ retryMaxAttempts: 3 }), [
         503,
         { error: { code: 'ECONNRESET' } },
@@ -295,7 +316,7 @@ describe('RetryCounter', () => {
       expect(receiver.calls.map((call) => call.request)).to.deep.equal([run.requests[0]]);
     });
 
-    it('throws the driver\'s error when network errors exhaust the attempts', async () => {
+    it("throws the driver's error when network errors exhaust the attempts", async () => {
       const { baselineOutcome, baseline, outcome, run, receiver, reportedAtOutcome } = await baselineAndObserved(
         contextOf({ retryMaxAttempts: 3 }),
         [{ error: { code: 'ECONNRESET' } }],
@@ -309,8 +330,8 @@ describe('RetryCounter', () => {
     });
   });
 
-  describe('the policy otherwise behaves as the driver\'s', () => {
-    it('is an instance of the driver\'s class, one subclass down', async () => {
+  describe("the policy otherwise behaves as the driver's", () => {
+    it("is an instance of the driver's class, one subclass down", async () => {
       const { provider } = observed();
       const policy = await provider.getRetryPolicy();
       expect(policy).to.be.instanceOf(HttpRetryPolicy);
@@ -344,7 +365,10 @@ describe('RetryCounter', () => {
               await outcomeOf(
                 'error' in input
                   ? internals.computeNetworkErrorRetry(input.error)
-                  : policy.shouldRetry({ request, response: response(input.status, input.retryAfter) } as unknown as HttpTransactionDetails),
+                  : policy.shouldRetry({
+                      request,
+                      response: response(input.status, input.retryAfter),
+                    } as unknown as HttpTransactionDetails),
               ),
             ),
           );
@@ -361,10 +385,12 @@ describe('RetryCounter', () => {
       expect(expected[0]).to.deep.equal({ value: { shouldRetry: true, retryAfter: 6 } });
       expect(expected[1]).to.deep.equal({ value: { shouldRetry: false } });
       expect(expected[2]).to.deep.equal({ value: { shouldRetry: true, retryAfter: 28 } });
-      expect(expected.at(-1)).to.deep.include({ error: { class: 'RetryError', errorCode: RetryErrorCode.AttemptsExceeded, message: 'Max retry count exceeded' } });
+      expect(expected.at(-1)).to.deep.include({
+        error: { class: 'RetryError', errorCode: RetryErrorCode.AttemptsExceeded, message: 'Max retry count exceeded' },
+      });
     });
 
-    it('waits as long between attempts as the driver\'s policy', async () => {
+    it("waits as long between attempts as the driver's policy", async () => {
       const clock = sinon.useFakeTimers({ now: 1_760_000_000_000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
       const context = contextOf({ retryMaxAttempts: 6, retryDelayMin: 100, retryDelayMax: 5_000 });
       const steps: Step[] = [503, { error: { code: 'EPIPE' } }, { status: 429, retryAfter: '700' }, 503, 200];
@@ -422,7 +448,9 @@ describe('RetryCounter', () => {
         logger,
       );
       const baseline = script([503, 503, 503, 503]);
-      const expected = describeOutcome(await outcomeOf(new HttpRetryPolicy(context).invokeWithRetry(baseline.operation)));
+      const expected = describeOutcome(
+        await outcomeOf(new HttpRetryPolicy(context).invokeWithRetry(baseline.operation)),
+      );
       const run = script([503, 503, 503, 503]);
       const actual = describeOutcome(await outcomeOf((await provider.getRetryPolicy()).invokeWithRetry(run.operation)));
 
@@ -480,7 +508,11 @@ describe('RetryCounter', () => {
     /** Observes a provider making `make`'s policies; checks they come back unchanged, uncounted. */
     async function expectUncounted(make: (context: IClientContext) => unknown, steps: Step[] = [503, 200]) {
       const { provider, receiver, logger } = observed(contextOf(), make);
-      const policies = [await provider.getRetryPolicy(), await provider.getRetryPolicy(), await provider.getRetryPolicy()];
+      const policies = [
+        await provider.getRetryPolicy(),
+        await provider.getRetryPolicy(),
+        await provider.getRetryPolicy(),
+      ];
 
       expect(policies).to.deep.equal(provider.made);
       policies.forEach((policy, index) => expect(policy).to.equal(provider.made[index]));
@@ -543,7 +575,7 @@ describe('RetryCounter', () => {
       await expectUncounted(() => new ArgumentlessPolicy());
     });
 
-    it('keeps the driver\'s null policy', async () => {
+    it("keeps the driver's null policy", async () => {
       await expectUncounted(() => new NullRetryPolicy());
     });
 
@@ -552,8 +584,8 @@ describe('RetryCounter', () => {
     });
   });
 
-  describe('never in the driver\'s way', () => {
-    it('passes on the provider\'s own failure to make a policy, and counts once it makes one', async () => {
+  describe("never in the driver's way", () => {
+    it("passes on the provider's own failure to make a policy, and counts once it makes one", async () => {
       const failure = new Error('no policy today');
       let fail = true;
       const { provider, receiver } = observed(contextOf(), (context) => {
@@ -582,7 +614,9 @@ describe('RetryCounter', () => {
       expect(logger.lines).to.have.length(1);
 
       const logger2 = new RecordingLogger();
-      expect(() => RetryCounter.observe(null as unknown as IConnectionProvider, new RecordingReceiver(), logger2)).not.to.throw();
+      expect(() =>
+        RetryCounter.observe(null as unknown as IConnectionProvider, new RecordingReceiver(), logger2),
+      ).not.to.throw();
       expect(logger2.aboveDebug()).to.deep.equal([]);
     });
   });

@@ -45,7 +45,13 @@ describe('SessionCallWatch', () => {
     watch.watch(session);
   });
 
-  const errors = () => eventsOf(events, TelemetryEventType.ERROR).map(({ sessionId, errorName, isTerminal, statementId }) => ({ sessionId, errorName, isTerminal, statementId }));
+  const errors = () =>
+    eventsOf(events, TelemetryEventType.ERROR).map(({ sessionId, errorName, isTerminal, statementId }) => ({
+      sessionId,
+      errorName,
+      isTerminal,
+      statementId,
+    }));
 
   it('reports a statement that failed before any Thrift call, by class name, and rejects with the same error', async () => {
     const failure = await session.executeStatement('bad parameters').then(
@@ -53,7 +59,9 @@ describe('SessionCallWatch', () => {
       (error: unknown) => error,
     );
     expect(failure).to.be.instanceOf(ParameterError);
-    expect(errors()).to.deep.equal([{ sessionId: 'session-1', errorName: 'ParameterError', isTerminal: true, statementId: undefined }]);
+    expect(errors()).to.deep.equal([
+      { sessionId: 'session-1', errorName: 'ParameterError', isTerminal: true, statementId: undefined },
+    ]);
     expect(JSON.stringify(events)).not.to.include('ordinal');
   });
 

@@ -7,7 +7,13 @@ import type { FeatureFlagAnswer } from '../../../lib/telemetry/FeatureFlagCache'
 import type TelemetryClient from '../../../lib/telemetry/TelemetryClient';
 import type TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
 import { ConnectionParameters, DEFAULT_TELEMETRY_CONFIG, TelemetryLog } from '../../../lib/telemetry/types';
-import DriverThriftClientStub, { OK_STATUS, makeGuid, operationHandle, sessionHandle, uuidOf } from '../.stubs/DriverThriftClientStub';
+import DriverThriftClientStub, {
+  OK_STATUS,
+  makeGuid,
+  operationHandle,
+  sessionHandle,
+  uuidOf,
+} from '../.stubs/DriverThriftClientStub';
 import LoggerStub from '../.stubs/LoggerStub';
 import { makeTarget } from '../.stubs/TelemetryTargetStub';
 
@@ -92,7 +98,10 @@ describe('TelemetryConnection', () => {
   /** Runs one statement through the Thrift client and closes it, as the driver would. */
   async function statement(op = OP): Promise<void> {
     thrift.reply('ExecuteStatement', { response: { status: OK_STATUS, operationHandle: operationHandle(op) } });
-    (thrift as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+    (thrift as unknown as Rpcs).ExecuteStatement(
+      { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
+      () => undefined,
+    );
     await clock.tickAsync(0);
     connection.driverEvents?.emitStatementComplete({ statementId: uuidOf(op) });
     connection.events.deliver();
@@ -137,7 +146,10 @@ describe('TelemetryConnection', () => {
     });
 
     it('goes idle again when the new answer is still off', async () => {
-      shared.answers.push({ state: 'disabled', expiresAt: T0 + TTL_MS }, { state: 'disabled', expiresAt: T0 + 2 * TTL_MS });
+      shared.answers.push(
+        { state: 'disabled', expiresAt: T0 + TTL_MS },
+        { state: 'disabled', expiresAt: T0 + 2 * TTL_MS },
+      );
       await openSession();
       await clock.tickAsync(TTL_MS);
       expect(shared.asked).to.equal(2);
@@ -154,7 +166,10 @@ describe('TelemetryConnection', () => {
         });
       await openSession();
       thrift.reply('ExecuteStatement', { response: { status: OK_STATUS, operationHandle: operationHandle(OP) } });
-      (thrift as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+      (thrift as unknown as Rpcs).ExecuteStatement(
+        { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
+        () => undefined,
+      );
       await clock.tickAsync(0);
       answer({ state: 'disabled', expiresAt: T0 + TTL_MS });
       await clock.tickAsync(0);

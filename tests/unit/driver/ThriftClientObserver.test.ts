@@ -52,12 +52,20 @@ interface Delivered {
 }
 
 /** A fake ClientRequest/IncomingMessage pair, enough for CloudFetchLinkRegistry.observeRequest. */
-function fakeDownload(host: string, path: string, status = 200, length = 10): { request: ClientRequest; finish(): void } {
+function fakeDownload(
+  host: string,
+  path: string,
+  status = 200,
+  length = 10,
+): { request: ClientRequest; finish(): void } {
   const request = Object.assign(new EventEmitter(), { host, path }) as unknown as ClientRequest;
   return {
     request,
     finish() {
-      const response = Object.assign(new EventEmitter(), { statusCode: status, headers: { 'content-length': String(length) } });
+      const response = Object.assign(new EventEmitter(), {
+        statusCode: status,
+        headers: { 'content-length': String(length) },
+      });
       request.emit('response', response);
       response.emit('end');
     },
@@ -126,14 +134,22 @@ describe('ThriftClientObserver', () => {
   describe('observing a client in place', () => {
     it('sets its own method for each observed RPC and leaves the rest to the prototype', () => {
       const prototype = DriverThriftClientStub.prototype as unknown as Rpcs;
-      for (const name of ['ExecuteStatement', 'GetOperationStatus', 'GetResultSetMetadata', 'FetchResults', 'GetTables']) {
+      for (const name of [
+        'ExecuteStatement',
+        'GetOperationStatus',
+        'GetResultSetMetadata',
+        'FetchResults',
+        'GetTables',
+      ]) {
         expect(Object.prototype.hasOwnProperty.call(client, name), name).to.equal(true);
         expect(proxy[name], name).not.to.equal(prototype[name]);
       }
       for (const name of ['OpenSession', 'CloseSession', 'CloseOperation', 'CancelOperation', 'reply']) {
         expect(Object.prototype.hasOwnProperty.call(client, name), name).to.equal(false);
       }
-      expect(Object.keys(new DriverThriftClientStub()).filter((key) => !Object.keys(client).includes(key))).to.deep.equal([]);
+      expect(
+        Object.keys(new DriverThriftClientStub()).filter((key) => !Object.keys(client).includes(key)),
+      ).to.deep.equal([]);
       expect(observer.observesClient()).to.equal(true);
       expect(new ThriftClientObserver(immediately(emitter), context.getLogger()).observesClient()).to.equal(false);
     });
@@ -192,7 +208,13 @@ describe('ThriftClientObserver', () => {
     });
 
     it('hands the callback exactly the same error and response objects, synchronously from the client callback', async () => {
-      const names = ['ExecuteStatement', ...Object.keys(METADATA_RPCS), 'GetOperationStatus', 'GetResultSetMetadata', 'FetchResults'];
+      const names = [
+        'ExecuteStatement',
+        ...Object.keys(METADATA_RPCS),
+        'GetOperationStatus',
+        'GetResultSetMetadata',
+        'FetchResults',
+      ];
       for (const name of names) {
         const response = started(makeGuid(20), { directResults: undefined });
         const error = Object.assign(new Error('boom'), { code: 'ECONNRESET' });
@@ -255,7 +277,9 @@ describe('ThriftClientObserver', () => {
 
     it('keeps calling a method the application replaced on the client after the first call', async () => {
       await rpc('GetOperationStatus', { operationHandle: operationHandle(OP) });
-      const replacement = sinon.spy((_request: unknown, callback?: ThriftCallback) => callback?.(null, { replaced: true }));
+      const replacement = sinon.spy((_request: unknown, callback?: ThriftCallback) =>
+        callback?.(null, { replaced: true }),
+      );
       (client as unknown as Rpcs).GetOperationStatus = replacement;
       const delivered = await rpc('GetOperationStatus', { operationHandle: operationHandle(OP) });
       expect(replacement.callCount).to.equal(1);
@@ -372,7 +396,11 @@ describe('ThriftClientObserver', () => {
     });
 
     it('registers the announced links with their chunk indices for the CloudFetch registry', async () => {
-      const links = [{ fileLink: 'https://bucket.example.com/r/0' }, { fileLink: 42 }, { fileLink: 'https://bucket.example.com/r/2' }];
+      const links = [
+        { fileLink: 'https://bucket.example.com/r/0' },
+        { fileLink: 42 },
+        { fileLink: 'https://bucket.example.com/r/2' },
+      ];
       await execute(direct(TSparkRowSetType.URL_BASED_SET, true, links));
       const second = fakeDownload('bucket.example.com', '/r/2', 200, 4096);
       observer.links.observeRequest(second.request);
@@ -408,7 +436,10 @@ describe('ThriftClientObserver', () => {
       });
       await rpc('GetResultSetMetadata', { operationHandle: operationHandle(OP) });
       clock.tick(40);
-      client.reply('FetchResults', { response: { status: OK_STATUS, hasMoreRows: false, results: { arrowBatches: [] } }, delayMs: 5 });
+      client.reply('FetchResults', {
+        response: { status: OK_STATUS, hasMoreRows: false, results: { arrowBatches: [] } },
+        delayMs: 5,
+      });
       await rpc('FetchResults', { operationHandle: operationHandle(OP) }, 5);
       clock.tick(1000);
       observer.completeStatement(OP_ID, Date.now());
@@ -428,7 +459,13 @@ describe('ThriftClientObserver', () => {
       await execute(started());
       client.reply(
         'FetchResults',
-        { response: { status: OK_STATUS, hasMoreRows: true, results: { resultLinks: [{ fileLink: 'http://h/a' }, { fileLink: 'http://h/b' }] } } },
+        {
+          response: {
+            status: OK_STATUS,
+            hasMoreRows: true,
+            results: { resultLinks: [{ fileLink: 'http://h/a' }, { fileLink: 'http://h/b' }] },
+          },
+        },
         { response: { status: OK_STATUS, hasMoreRows: false, results: { resultLinks: [{ fileLink: 'http://h/c' }] } } },
       );
       await rpc('FetchResults', { operationHandle: operationHandle(OP) });
@@ -443,7 +480,9 @@ describe('ThriftClientObserver', () => {
 
     it('ignores polls and fetches of operations it did not see start', async () => {
       await poll(TOperationState.FINISHED_STATE, 5, {}, makeGuid(99));
-      client.reply('FetchResults', { response: { status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: '42000' } } });
+      client.reply('FetchResults', {
+        response: { status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: '42000' } },
+      });
       await rpc('FetchResults', { operationHandle: operationHandle(makeGuid(99)) });
       expect(events).to.deep.equal([]);
     });
@@ -508,10 +547,15 @@ describe('ThriftClientObserver', () => {
     it('reports an error status in direct results as the statement error', async () => {
       await execute(
         started(OP, {
-          directResults: { operationStatus: { status: OK_STATUS, operationState: TOperationState.ERROR_STATE, sqlState: '42601' } },
+          directResults: {
+            operationStatus: { status: OK_STATUS, operationState: TOperationState.ERROR_STATE, sqlState: '42601' },
+          },
         }),
       );
-      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.ERROR]);
+      expect(events.map((event) => event.eventType)).to.deep.equal([
+        TelemetryEventType.STATEMENT_START,
+        TelemetryEventType.ERROR,
+      ]);
       expect(errors()[0]).to.include({ statementId: OP_ID, errorName: '42601', isTerminal: true });
     });
 
@@ -521,12 +565,23 @@ describe('ThriftClientObserver', () => {
         operationHandle: operationHandle(OP),
         directResults: { operationStatus: { operationState: TOperationState.FINISHED_STATE } },
       });
-      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.ERROR]);
-      expect(compact(errors()[0])).to.deep.include({ statementId: OP_ID, sessionId: SESSION_ID, errorName: '42601', isTerminal: true });
+      expect(events.map((event) => event.eventType)).to.deep.equal([
+        TelemetryEventType.STATEMENT_START,
+        TelemetryEventType.ERROR,
+      ]);
+      expect(compact(errors()[0])).to.deep.include({
+        statementId: OP_ID,
+        sessionId: SESSION_ID,
+        errorName: '42601',
+        isTerminal: true,
+      });
       expect(observer.isRunning(OP_ID)).to.equal(false);
 
       const other = makeGuid(12);
-      await execute({ status: { statusCode: TStatusCode.INVALID_HANDLE_STATUS, errorMessage: SECRET }, operationHandle: operationHandle(other) });
+      await execute({
+        status: { statusCode: TStatusCode.INVALID_HANDLE_STATUS, errorMessage: SECRET },
+        operationHandle: operationHandle(other),
+      });
       expect(errors()[1]).to.include({ statementId: uuidOf(other), errorName: 'StatusError' });
       expect(JSON.stringify(events)).not.to.include('customers_pii_ssn');
     });
@@ -536,8 +591,20 @@ describe('ThriftClientObserver', () => {
       await execute({ status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: SECRET } });
       expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.deep.equal([]);
       expect(errors().map(compact)).to.deep.equal([
-        { eventType: TelemetryEventType.ERROR, timestamp: T0, sessionId: SESSION_ID, errorName: '28000', isTerminal: true },
-        { eventType: TelemetryEventType.ERROR, timestamp: T0, sessionId: SESSION_ID, errorName: 'StatusError', isTerminal: true },
+        {
+          eventType: TelemetryEventType.ERROR,
+          timestamp: T0,
+          sessionId: SESSION_ID,
+          errorName: '28000',
+          isTerminal: true,
+        },
+        {
+          eventType: TelemetryEventType.ERROR,
+          timestamp: T0,
+          sessionId: SESSION_ID,
+          errorName: 'StatusError',
+          isTerminal: true,
+        },
       ]);
     });
 
@@ -579,7 +646,13 @@ describe('ThriftClientObserver', () => {
       client.reply('GetCatalogs', { error: 'a bare string' });
       await rpc('GetCatalogs', {});
       expect(errors().map(compact)).to.deep.equal([
-        { eventType: TelemetryEventType.ERROR, timestamp: T0, sessionId: SESSION_ID, errorName: '08S01', isTerminal: true },
+        {
+          eventType: TelemetryEventType.ERROR,
+          timestamp: T0,
+          sessionId: SESSION_ID,
+          errorName: '08S01',
+          isTerminal: true,
+        },
         { eventType: TelemetryEventType.ERROR, timestamp: T0, errorName: 'UnknownError', isTerminal: true },
       ]);
       expect(eventsOf(events, TelemetryEventType.STATEMENT_START)).to.deep.equal([]);
@@ -597,7 +670,12 @@ describe('ThriftClientObserver', () => {
 
     it('adds the retries of a call it reads to its operation, found by the call sequence id', async () => {
       await execute(started());
-      await retriedRpc('GetOperationStatus', { operationHandle: operationHandle(OP) }, { status: OK_STATUS, operationState: TOperationState.FINISHED_STATE }, 2);
+      await retriedRpc(
+        'GetOperationStatus',
+        { operationHandle: operationHandle(OP) },
+        { status: OK_STATUS, operationState: TOperationState.FINISHED_STATE },
+        2,
+      );
       await retriedRpc('GetResultSetMetadata', { operationHandle: operationHandle(OP) }, { status: OK_STATUS }, 1);
       observer.completeStatement(OP_ID, T0 + 50);
       expect(completes()[0]).to.include({ statementId: OP_ID, retryCount: 3 });
@@ -624,7 +702,10 @@ describe('ThriftClientObserver', () => {
 
     it('reports the retries made before a call failed with the error that ends the statement', async () => {
       await execute(started());
-      client.reply('GetOperationStatus', { error: Object.assign(new Error('503'), { name: 'HiveDriverError' }), delayMs: 10 });
+      client.reply('GetOperationStatus', {
+        error: Object.assign(new Error('503'), { name: 'HiveDriverError' }),
+        delayMs: 10,
+      });
       proxy.GetOperationStatus({ operationHandle: operationHandle(OP) }, () => undefined);
       observer.retried({ body: encodeThriftCall('GetOperationStatus', client._seqid) }, 4);
       await clock.tickAsync(10);
@@ -635,8 +716,15 @@ describe('ThriftClientObserver', () => {
       const reported = new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, true);
       const other = new DriverThriftClientStub();
       reported.observeClient(other);
-      other.reply('ExecuteStatement', { response: started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'https://bucket/a?sig=1' }] } } } }) });
-      (other as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+      other.reply('ExecuteStatement', {
+        response: started(OP, {
+          directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'https://bucket/a?sig=1' }] } } },
+        }),
+      });
+      (other as unknown as Rpcs).ExecuteStatement(
+        { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
+        () => undefined,
+      );
       await clock.tickAsync(0);
       reported.retried({ url: 'https://bucket/a?sig=1' }, 1);
       reported.retried({ url: 'https://bucket/unknown' }, 5);
@@ -673,7 +761,10 @@ describe('ThriftClientObserver', () => {
       expect(events).to.deep.equal([]);
       expect(held.isRunning(OP_ID)).to.equal(false);
       queue.deliver();
-      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.STATEMENT_COMPLETE]);
+      expect(events.map((event) => event.eventType)).to.deep.equal([
+        TelemetryEventType.STATEMENT_START,
+        TelemetryEventType.STATEMENT_COMPLETE,
+      ]);
       expect(completes()[0]).to.include({ latencyMs: 40, pollCount: 1, pollLatencyMs: 10, resultReadyLatencyMs: 30 });
     });
 
@@ -687,7 +778,9 @@ describe('ThriftClientObserver', () => {
 
     it('reads a response that announces CloudFetch links at once, after everything held before it', async () => {
       await execute(started());
-      client.reply('FetchResults', { response: { status: OK_STATUS, hasMoreRows: false, results: { resultLinks: [{ fileLink: 'http://h/a' }] } } });
+      client.reply('FetchResults', {
+        response: { status: OK_STATUS, hasMoreRows: false, results: { resultLinks: [{ fileLink: 'http://h/a' }] } },
+      });
       await rpc('FetchResults', { operationHandle: operationHandle(OP) });
       expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START]);
       const download = fakeDownload('h', '/a');
@@ -703,7 +796,9 @@ describe('ThriftClientObserver', () => {
       const other = makeGuid(11);
       await execute(started(other));
       held.statementClosed(uuidOf(other), Date.now());
-      await execute(started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }] } } } }));
+      await execute(
+        started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }] } } } }),
+      );
       expect(held.isRunning(OP_ID)).to.equal(true);
       expect(events).to.deep.equal([]);
       queue.deliver();
@@ -720,9 +815,16 @@ describe('ThriftClientObserver', () => {
       const other = new DriverThriftClientStub();
       reported.observeClient(other);
       other.reply('ExecuteStatement', {
-        response: started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }, { fileLink: 'http://h/b' }] } } } }),
+        response: started(OP, {
+          directResults: {
+            resultSet: { results: { resultLinks: [{ fileLink: 'http://h/a' }, { fileLink: 'http://h/b' }] } },
+          },
+        }),
       });
-      (other as unknown as Rpcs).ExecuteStatement({ sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' }, () => undefined);
+      (other as unknown as Rpcs).ExecuteStatement(
+        { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' },
+        () => undefined,
+      );
       await clock.tickAsync(0);
       expect(events).to.deep.equal([]);
       queue.deliver();
@@ -740,7 +842,10 @@ describe('ThriftClientObserver', () => {
       await execute(started());
       held.completeSession(SESSION_ID, T0 + 5);
       queue.deliver();
-      expect(events.map((event) => event.eventType)).to.deep.equal([TelemetryEventType.STATEMENT_START, TelemetryEventType.STATEMENT_COMPLETE]);
+      expect(events.map((event) => event.eventType)).to.deep.equal([
+        TelemetryEventType.STATEMENT_START,
+        TelemetryEventType.STATEMENT_COMPLETE,
+      ]);
     });
   });
 
@@ -783,7 +888,9 @@ describe('ThriftClientObserver', () => {
     });
 
     it('forgets the links of a completed statement', async () => {
-      await execute(started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/x' }] } } } }));
+      await execute(
+        started(OP, { directResults: { resultSet: { results: { resultLinks: [{ fileLink: 'http://h/x' }] } } } }),
+      );
       observer.completeStatement(OP_ID, Date.now());
       const download = fakeDownload('h', '/x');
       observer.links.observeRequest(download.request);
@@ -859,13 +966,19 @@ describe('ThriftClientObserver', () => {
       ['odd direct results', () => started(makeGuid(60), { directResults: 'yes' })],
       [
         'direct results with nulls',
-        () => started(makeGuid(61), { directResults: { operationStatus: null, resultSetMetadata: null, resultSet: { results: null } } }),
+        () =>
+          started(makeGuid(61), {
+            directResults: { operationStatus: null, resultSetMetadata: null, resultSet: { results: null } },
+          }),
       ],
       [
         'non-array result links',
         () => started(makeGuid(62), { directResults: { resultSet: { results: { resultLinks: 'nope' } } } }),
       ],
-      ['null links', () => started(makeGuid(63), { directResults: { resultSet: { results: { resultLinks: [null, 7, {}] } } } })],
+      [
+        'null links',
+        () => started(makeGuid(63), { directResults: { resultSet: { results: { resultLinks: [null, 7, {}] } } } }),
+      ],
       ['a throwing getter', throwingGetter],
       ['a throwing proxy', hostileProxy],
       ['an array', () => [1, 2, 3]],
@@ -898,7 +1011,16 @@ describe('ThriftClientObserver', () => {
     });
 
     it('never throws on malformed requests', async () => {
-      const requests: unknown[] = [undefined, null, 'req', 5, {}, throwingGetter(), hostileProxy(), { sessionHandle: { sessionId: null } }];
+      const requests: unknown[] = [
+        undefined,
+        null,
+        'req',
+        5,
+        {},
+        throwingGetter(),
+        hostileProxy(),
+        { sessionHandle: { sessionId: null } },
+      ];
       for (const name of names) {
         for (const request of requests) {
           const response = started(makeGuid(70));

@@ -72,7 +72,9 @@ describe('connectionFacts', () => {
       expect(getHttpPath('/sql/1.0/warehouses/abc?o=1234567890123456')).to.equal('/sql/1.0/warehouses/abc');
       expect(getHttpPath('/sql/1.0/warehouses/abc?x=secret&o=1')).to.equal('/sql/1.0/warehouses/abc');
       expect(getHttpPath('/sql/1.0/warehouses/abc#frag?x')).to.equal('/sql/1.0/warehouses/abc');
-      expect(getHttpPath('/sql/protocolv1/o/123/0123-456789-abcdef')).to.equal('/sql/protocolv1/o/123/0123-456789-abcdef');
+      expect(getHttpPath('/sql/protocolv1/o/123/0123-456789-abcdef')).to.equal(
+        '/sql/protocolv1/o/123/0123-456789-abcdef',
+      );
     });
 
     it('adds the leading slash the driver adds', () => {
@@ -112,7 +114,12 @@ describe('connectionFacts', () => {
     });
 
     it('gives one key for every spelling of the same host', () => {
-      const spellings = ['Host.Example.com', 'https://host.example.com/', 'host.example.com:443', 'http://HOST.example.com'];
+      const spellings = [
+        'Host.Example.com',
+        'https://host.example.com/',
+        'host.example.com:443',
+        'http://HOST.example.com',
+      ];
       expect(new Set(spellings.map(normalizeHost)).size).to.equal(1);
     });
   });
@@ -121,9 +128,9 @@ describe('connectionFacts', () => {
     it('maps every authType', () => {
       expect(getAuthType(options({ token: TOKEN_A }))).to.equal('pat');
       expect(getAuthType(options({ authType: 'access-token', token: TOKEN_A }))).to.equal('pat');
-      expect(getAuthType(options({ authType: 'databricks-oauth', oauthClientId: 'id', oauthClientSecret: 's' }))).to.equal(
-        'oauth-m2m',
-      );
+      expect(
+        getAuthType(options({ authType: 'databricks-oauth', oauthClientId: 'id', oauthClientSecret: 's' })),
+      ).to.equal('oauth-m2m');
       expect(getAuthType(options({ authType: 'databricks-oauth' }))).to.equal('oauth-u2m');
       for (const authType of ['custom', 'token-provider', 'external-token', 'static-token', 'something-new']) {
         expect(getAuthType(options({ authType })), authType).to.equal('other');
@@ -131,14 +138,26 @@ describe('connectionFacts', () => {
     });
 
     it('names the OAuth flow the driver itself runs, whatever the secret looks like', () => {
-      const driver = new DriverDBSQLClient() as unknown as { createAuthProvider(options: Options): { options?: { flow?: string } } };
+      const driver = new DriverDBSQLClient() as unknown as {
+        createAuthProvider(options: Options): { options?: { flow?: string } };
+      };
       for (const secret of [undefined, '', 's3cret', null]) {
-        const connectOptions = options({ host: 'example.cloud.databricks.com', authType: 'databricks-oauth', oauthClientId: 'id', oauthClientSecret: secret });
+        const connectOptions = options({
+          host: 'example.cloud.databricks.com',
+          authType: 'databricks-oauth',
+          oauthClientId: 'id',
+          oauthClientSecret: secret,
+        });
         const flow = driver.createAuthProvider(connectOptions).options?.flow;
         expect(flow, `driver flow for ${String(JSON.stringify(secret))}`).to.be.oneOf(['U2M', 'M2M']);
-        expect(getAuthType(connectOptions), `secret ${String(JSON.stringify(secret))}`).to.equal(flow === 'M2M' ? 'oauth-m2m' : 'oauth-u2m');
+        expect(getAuthType(connectOptions), `secret ${String(JSON.stringify(secret))}`).to.equal(
+          flow === 'M2M' ? 'oauth-m2m' : 'oauth-u2m',
+        );
         const { authMech, authFlow } = getConnectionParameters(connectOptions, {} as ClientConfig);
-        expect([authMech, authFlow]).to.deep.equal(['OAUTH', flow === 'M2M' ? 'CLIENT_CREDENTIALS' : 'BROWSER_BASED_AUTHENTICATION']);
+        expect([authMech, authFlow]).to.deep.equal([
+          'OAUTH',
+          flow === 'M2M' ? 'CLIENT_CREDENTIALS' : 'BROWSER_BASED_AUTHENTICATION',
+        ]);
       }
     });
   });
@@ -218,7 +237,11 @@ describe('connectionFacts', () => {
 
     it('names the workspace as the application gave it: host, port and path without the query', () => {
       const params = getConnectionParameters(
-        options({ host: 'HTTPS://Adb-2.AzureDatabricks.net/', port: 8443, path: 'sql/protocolv1/o/42/0123-4567-abc?o=42&x=secret' }),
+        options({
+          host: 'HTTPS://Adb-2.AzureDatabricks.net/',
+          port: 8443,
+          path: 'sql/protocolv1/o/42/0123-4567-abc?o=42&x=secret',
+        }),
         config,
       );
       expect(params).to.include({
@@ -235,14 +258,33 @@ describe('connectionFacts', () => {
           oauthClientId: 'my-client-id',
           oauthClientSecret: TOKEN_A,
           path: '/sql/1.0/warehouses/abc?o=1&token=querysecret',
-          proxy: { protocol: 'http', host: 'corp-proxy.internal', port: 3128, auth: { username: 'proxyuser', password: 'proxypass' } },
+          proxy: {
+            protocol: 'http',
+            host: 'corp-proxy.internal',
+            port: 3128,
+            auth: { username: 'proxyuser', password: 'proxypass' },
+          },
         }),
         config,
       );
       const { httpPath, hostUrl, hostPort, ...rest } = params;
-      expect([httpPath, hostUrl, hostPort]).to.deep.equal(['/sql/1.0/warehouses/abc', 'https://adb-1.azuredatabricks.net', 443]);
+      expect([httpPath, hostUrl, hostPort]).to.deep.equal([
+        '/sql/1.0/warehouses/abc',
+        'https://adb-1.azuredatabricks.net',
+        443,
+      ]);
       const text = JSON.stringify(rest);
-      for (const secret of ['adb-1', 'warehouses', TOKEN_A, 'my-client-id', 'corp-proxy', 'proxyuser', 'proxypass', '3128', 'querysecret']) {
+      for (const secret of [
+        'adb-1',
+        'warehouses',
+        TOKEN_A,
+        'my-client-id',
+        'corp-proxy',
+        'proxyuser',
+        'proxypass',
+        '3128',
+        'querysecret',
+      ]) {
         expect(text).not.to.include(secret);
       }
       expect(JSON.stringify(params)).not.to.match(/querysecret|corp-proxy|proxyuser|proxypass|3128|my-client-id/);

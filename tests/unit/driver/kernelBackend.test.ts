@@ -159,7 +159,9 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
       const operation = await session.executeStatement('SELECT n');
       expect(await operation.fetchAll()).to.deep.equal([{ n: 1 }, { n: 2 }]);
       await operation.close();
-      expect(await rejectionOf(session.executeStatement('SELECT fail'))).to.have.property('message').that.match(/TABLE_OR_VIEW_NOT_FOUND/);
+      expect(await rejectionOf(session.executeStatement('SELECT fail')))
+        .to.have.property('message')
+        .that.match(/TABLE_OR_VIEW_NOT_FOUND/);
       await session.close();
       await client.close();
     });
@@ -226,7 +228,10 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     await withoutUnhandledRejections(async () => {
       const driverError = await rejectionOf(bare.connect(bareOptions));
       const ours = await rejectionOf(client.connect(connectOptions({ useKernel: true })));
-      expect(driverError).to.be.instanceOf(Error).with.property('message').that.match(/kernel native binding not installed/);
+      expect(driverError)
+        .to.be.instanceOf(Error)
+        .with.property('message')
+        .that.match(/kernel native binding not installed/);
       // The loader keeps its failure: the very object the driver threw reaches the application.
       expect(ours).to.equal(driverError);
       const driverNext = await rejectionOf(bare.openSession());

@@ -148,7 +148,10 @@ class FakeSession {
     }
     const guid = makeGuid(this.nextOperation);
     this.nextOperation += 1;
-    this.stub.reply(RPC_OF[name], { response: { status: OK_STATUS, operationHandle: operationHandle(guid) }, delayMs: 10 });
+    this.stub.reply(RPC_OF[name], {
+      response: { status: OK_STATUS, operationHandle: operationHandle(guid) },
+      delayMs: 10,
+    });
     await new Promise((resolve, reject) => {
       this.client[RPC_OF[name]]({ sessionHandle: sessionHandle(SESSION) }, (error, response) =>
         error ? reject(error) : resolve(response),
@@ -265,7 +268,11 @@ describe('sessionObserver', () => {
       await settle((operation as FakeOperation).close(), 0);
       expect(completes().map(compact)).to.have.length(1);
       // 30 ms preparing, 10 ms RPC, 60 ms open: latency from the application's call.
-      expect(completes()[0]).to.include({ statementId: (operation as FakeOperation).id, sessionId: SESSION_ID, latencyMs: 100 });
+      expect(completes()[0]).to.include({
+        statementId: (operation as FakeOperation).id,
+        sessionId: SESSION_ID,
+        latencyMs: 100,
+      });
     });
   }
 
@@ -306,9 +313,27 @@ describe('sessionObserver', () => {
     operation.fetchError = { message: 'not even an Error' };
     expect(await rejection(operation.fetchAll(), 0)).to.equal(operation.fetchError);
     expect(errors().map(compact)).to.deep.equal([
-      { eventType: TelemetryEventType.ERROR, timestamp: T0 + 10, statementId: operation.id, errorName: 'ArrowDecodeError', isTerminal: true },
-      { eventType: TelemetryEventType.ERROR, timestamp: T0 + 10, statementId: operation.id, errorName: '42P01', isTerminal: true },
-      { eventType: TelemetryEventType.ERROR, timestamp: T0 + 10, statementId: operation.id, errorName: 'UnknownError', isTerminal: true },
+      {
+        eventType: TelemetryEventType.ERROR,
+        timestamp: T0 + 10,
+        statementId: operation.id,
+        errorName: 'ArrowDecodeError',
+        isTerminal: true,
+      },
+      {
+        eventType: TelemetryEventType.ERROR,
+        timestamp: T0 + 10,
+        statementId: operation.id,
+        errorName: '42P01',
+        isTerminal: true,
+      },
+      {
+        eventType: TelemetryEventType.ERROR,
+        timestamp: T0 + 10,
+        statementId: operation.id,
+        errorName: 'UnknownError',
+        isTerminal: true,
+      },
     ]);
     expect(JSON.stringify(events)).not.to.match(/ssn|secret/);
   });
@@ -374,7 +399,7 @@ describe('sessionObserver', () => {
   });
 
   describe('a failing observer', () => {
-    it("never changes what the caller gets from close(), cancel() or a failed fetch", async () => {
+    it('never changes what the caller gets from close(), cancel() or a failed fetch', async () => {
       sink.sessionClosed = () => {
         throw new Error('observer broke');
       };

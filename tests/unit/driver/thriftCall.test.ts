@@ -43,7 +43,7 @@ class Writer {
 
   byte(value: number): this {
     const buffer = Buffer.alloc(1);
-    buffer.writeInt8(value << 24 >> 24);
+    buffer.writeInt8((value << 24) >> 24);
     return this.raw(buffer);
   }
 
@@ -85,7 +85,9 @@ class Writer {
   }
 
   strictHeader(name: string, seqid: number, type = CALL): this {
-    return this.i32(0x80010000 | type).string(name).i32(seqid);
+    return this.i32(0x80010000 | type)
+      .string(name)
+      .i32(seqid);
   }
 
   oldHeader(name: string, seqid: number, type = CALL): this {
@@ -124,7 +126,10 @@ function driverBody(send: (client: InstanceType<typeof TCLIService.Client>) => v
   const Protocol = function Protocol(trans: object) {
     return new thriftRuntime.TBinaryProtocol(trans, false, strictWrite);
   };
-  const Client = TCLIService.Client as unknown as new (output: object, pClass: unknown) => InstanceType<typeof TCLIService.Client>;
+  const Client = TCLIService.Client as unknown as new (
+    output: object,
+    pClass: unknown,
+  ) => InstanceType<typeof TCLIService.Client>;
   send(new Client(transport, Protocol));
   return bodies;
 }
@@ -151,14 +156,16 @@ function read(body: unknown): { name: string; seqid: number; handleGuid?: string
 }
 
 describe('readThriftCall', () => {
-  describe('bodies written by the driver\'s generated client', () => {
+  describe("bodies written by the driver's generated client", () => {
     it('reads GetOperationStatus: method, sequence id, operation GUID', () => {
-      const [body] = driverBody((client) => client.GetOperationStatus({ operationHandle, getProgressUpdate: false }, noop));
+      const [body] = driverBody((client) =>
+        client.GetOperationStatus({ operationHandle, getProgressUpdate: false }, noop),
+      );
       expect(body.readUInt16BE(0)).to.equal(0x8001); // the driver writes the strict header
       expect(read(body)).to.deep.equal({ name: 'GetOperationStatus', seqid: 1, handleGuid: hex(OPERATION_GUID) });
     });
 
-    it('reads each call\'s own sequence id from one client', () => {
+    it("reads each call's own sequence id from one client", () => {
       const bodies = driverBody((client) => {
         client.GetOperationStatus({ operationHandle }, noop);
         client.CloseOperation({ operationHandle }, noop);
@@ -175,7 +182,14 @@ describe('readThriftCall', () => {
       const bodies = driverBody((client) => {
         client.GetCatalogs({ sessionHandle, runAsync: true, getDirectResults: { maxRows: 1000, maxBytes: 1 } }, noop);
         client.ExecuteStatement(
-          { sessionHandle, statement: 'SELECT 1', confOverlay: { a: 'b', c: 'd' }, runAsync: true, queryTimeout: 30, canReadArrowResult: true },
+          {
+            sessionHandle,
+            statement: 'SELECT 1',
+            confOverlay: { a: 'b', c: 'd' },
+            runAsync: true,
+            queryTimeout: 30,
+            canReadArrowResult: true,
+          },
           noop,
         );
       });
@@ -187,7 +201,10 @@ describe('readThriftCall', () => {
 
     it('reads a call whose request names no handle: no GUID', () => {
       const [body] = driverBody((client) =>
-        client.OpenSession({ client_protocol: 7, username: 'u', configuration: { k: 'v' }, canUseMultipleCatalogs: true }, noop),
+        client.OpenSession(
+          { client_protocol: 7, username: 'u', configuration: { k: 'v' }, canUseMultipleCatalogs: true },
+          noop,
+        ),
       );
       const call = readThriftCall(body);
       expect(call).to.deep.equal({ name: 'OpenSession', seqid: 1 });
@@ -200,15 +217,17 @@ describe('readThriftCall', () => {
       expect(read(body)).to.deep.equal({ name: 'CloseOperation', seqid: 1, handleGuid: hex(OPERATION_GUID) });
     });
 
-    it('returns the GUID\'s own bytes, not more', () => {
+    it("returns the GUID's own bytes, not more", () => {
       const [body] = driverBody((client) => client.GetOperationStatus({ operationHandle }, noop));
       const guid = readThriftCall(body)?.handleGuid;
       expect(guid).to.have.length(16);
       expect(Buffer.compare(guid as Buffer, OPERATION_GUID)).to.equal(0);
     });
 
-    it('is undefined for a body cut anywhere before the GUID\'s end, and unaffected by a cut after it', () => {
-      const [body] = driverBody((client) => client.GetOperationStatus({ operationHandle, getProgressUpdate: true }, noop));
+    it("is undefined for a body cut anywhere before the GUID's end, and unaffected by a cut after it", () => {
+      const [body] = driverBody((client) =>
+        client.GetOperationStatus({ operationHandle, getProgressUpdate: true }, noop),
+      );
       const guidEnd = body.indexOf(OPERATION_GUID) + OPERATION_GUID.length;
       expect(guidEnd).to.be.greaterThan(OPERATION_GUID.length);
       for (let length = 0; length < body.length; length += 1) {
@@ -216,7 +235,11 @@ describe('readThriftCall', () => {
         if (length < guidEnd) {
           expect(cut, `cut at ${length}`).to.equal(undefined);
         } else {
-          expect(cut, `cut at ${length}`).to.deep.equal({ name: 'GetOperationStatus', seqid: 1, handleGuid: hex(OPERATION_GUID) });
+          expect(cut, `cut at ${length}`).to.deep.equal({
+            name: 'GetOperationStatus',
+            seqid: 1,
+            handleGuid: hex(OPERATION_GUID),
+          });
         }
       }
     });
@@ -250,7 +273,11 @@ describe('readThriftCall', () => {
     });
 
     it('is undefined for a bad protocol version', () => {
-      const version2 = new Writer().i32(0x80020000 | CALL).string('GetOperationStatus').i32(1).build();
+      const version2 = new Writer()
+        .i32(0x80020000 | CALL)
+        .string('GetOperationStatus')
+        .i32(1)
+        .build();
       const otherMask = new Writer().i32(0xffff0001).string('GetOperationStatus').i32(1).build();
       for (const header of [version2, otherMask]) {
         const body = Buffer.concat([header, operationCall((w) => w)]);
@@ -259,14 +286,31 @@ describe('readThriftCall', () => {
     });
 
     it('is undefined for a negative or overlong name length', () => {
-      expect(read(new Writer().i32(0x80010000 | CALL).i32(-1).i32(1).stop().build())).to.equal(undefined);
-      expect(read(new Writer().i32(0x80010000 | CALL).i32(1000).raw(Buffer.from('short')).build())).to.equal(undefined);
+      expect(
+        read(
+          new Writer()
+            .i32(0x80010000 | CALL)
+            .i32(-1)
+            .i32(1)
+            .stop()
+            .build(),
+        ),
+      ).to.equal(undefined);
+      expect(
+        read(
+          new Writer()
+            .i32(0x80010000 | CALL)
+            .i32(1000)
+            .raw(Buffer.from('short'))
+            .build(),
+        ),
+      ).to.equal(undefined);
       expect(read(new Writer().i32(1000).raw(Buffer.from('short')).build())).to.equal(undefined);
     });
   });
 
   describe('skipping what comes before field 1', () => {
-    it('skips fields of every type before the request\'s field 1', () => {
+    it("skips fields of every type before the request's field 1", () => {
       const writer = new Writer().strictHeader('GetOperationStatus', 3);
       writer.field(T_STRUCT, 1); // args.req
       writer.field(T_I64, 5).i64(-1n);
@@ -290,7 +334,11 @@ describe('readThriftCall', () => {
       writer.field(T_LIST, 17).byte(T_LIST).i32(2).byte(T_I32).i32(1).i32(5).byte(T_BOOL).i32(0);
       writer.field(T_STRUCT, 1).operationHandle(OPERATION_GUID); // req.operationHandle, last
       writer.stop().stop();
-      expect(read(writer.build())).to.deep.equal({ name: 'GetOperationStatus', seqid: 3, handleGuid: hex(OPERATION_GUID) });
+      expect(read(writer.build())).to.deep.equal({
+        name: 'GetOperationStatus',
+        seqid: 3,
+        handleGuid: hex(OPERATION_GUID),
+      });
     });
 
     it('skips fields before field 1 at every level of the handle', () => {
@@ -336,7 +384,11 @@ describe('readThriftCall', () => {
         writer.stop();
       }
       writer.field(T_STRUCT, 1).operationHandle(OPERATION_GUID).stop().stop();
-      expect(read(writer.build())).to.deep.equal({ name: 'GetOperationStatus', seqid: 5, handleGuid: hex(OPERATION_GUID) });
+      expect(read(writer.build())).to.deep.equal({
+        name: 'GetOperationStatus',
+        seqid: 5,
+        handleGuid: hex(OPERATION_GUID),
+      });
     });
   });
 
@@ -350,7 +402,16 @@ describe('readThriftCall', () => {
 
     it('has no GUID when the handle identifier has none', () => {
       const writer = new Writer().strictHeader('CloseOperation', 12);
-      writer.field(T_STRUCT, 1).field(T_STRUCT, 1).field(T_STRUCT, 1).field(T_STRING, 2).string(SECRET).stop().stop().stop().stop();
+      writer
+        .field(T_STRUCT, 1)
+        .field(T_STRUCT, 1)
+        .field(T_STRUCT, 1)
+        .field(T_STRING, 2)
+        .string(SECRET)
+        .stop()
+        .stop()
+        .stop()
+        .stop();
       expect(read(writer.build())).to.deep.equal({ name: 'CloseOperation', seqid: 12 });
     });
   });
@@ -358,7 +419,16 @@ describe('readThriftCall', () => {
   describe('what is not a readable call', () => {
     it('is undefined for anything but a Buffer', () => {
       const body = operationCall((w) => w.strictHeader('GetOperationStatus', 1));
-      for (const value of [undefined, null, 'GetOperationStatus', 42, {}, [...body], new Uint8Array(body), body.buffer]) {
+      for (const value of [
+        undefined,
+        null,
+        'GetOperationStatus',
+        42,
+        {},
+        [...body],
+        new Uint8Array(body),
+        body.buffer,
+      ]) {
         expect(read(value)).to.equal(undefined);
       }
     });
@@ -378,7 +448,13 @@ describe('readThriftCall', () => {
     it('is undefined when the GUID has a negative or overlong length', () => {
       for (const length of [-1, -0x80000000, 17]) {
         const writer = new Writer().strictHeader('GetOperationStatus', 1);
-        writer.field(T_STRUCT, 1).field(T_STRUCT, 1).field(T_STRUCT, 1).field(T_STRING, 1).i32(length).raw(OPERATION_GUID);
+        writer
+          .field(T_STRUCT, 1)
+          .field(T_STRUCT, 1)
+          .field(T_STRUCT, 1)
+          .field(T_STRING, 1)
+          .i32(length)
+          .raw(OPERATION_GUID);
         expect(read(writer.build()), `length ${length}`).to.equal(undefined);
       }
     });
@@ -386,7 +462,14 @@ describe('readThriftCall', () => {
     it('is undefined for an unknown field type before field 1', () => {
       for (const type of [1, 5, 7, 9, 16, 127]) {
         const writer = new Writer().strictHeader('GetOperationStatus', 1);
-        writer.field(T_STRUCT, 1).field(type, 2).raw(Buffer.alloc(16)).field(T_STRUCT, 1).operationHandle(OPERATION_GUID).stop().stop();
+        writer
+          .field(T_STRUCT, 1)
+          .field(type, 2)
+          .raw(Buffer.alloc(16))
+          .field(T_STRUCT, 1)
+          .operationHandle(OPERATION_GUID)
+          .stop()
+          .stop();
         expect(read(writer.build()), `type ${type}`).to.equal(undefined);
       }
     });

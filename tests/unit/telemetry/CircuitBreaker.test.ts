@@ -65,7 +65,9 @@ describe('CircuitBreaker', () => {
   });
 
   it('should reject operations when OPEN', () => {
-    const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 60_000 }));
+    const breaker = new CircuitBreaker(
+      new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 60_000 }),
+    );
     fail(breaker);
     expect(breaker.isRequestAllowed()).to.be.false;
     clock.tick(59_999);
@@ -74,7 +76,9 @@ describe('CircuitBreaker', () => {
   });
 
   it('should transition to HALF_OPEN after timeout', () => {
-    const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 30_000 }));
+    const breaker = new CircuitBreaker(
+      new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 30_000 }),
+    );
     fail(breaker);
     clock.tick(30_000);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
@@ -83,7 +87,11 @@ describe('CircuitBreaker', () => {
 
   it('should close after successes in HALF_OPEN', () => {
     const breaker = new CircuitBreaker(
-      new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 3 }),
+      new ClientContextStub({
+        circuitBreakerThreshold: 1,
+        circuitBreakerTimeoutMs: 1000,
+        circuitBreakerSuccessThreshold: 3,
+      }),
     );
     fail(breaker);
     clock.tick(1000);
@@ -96,7 +104,9 @@ describe('CircuitBreaker', () => {
   });
 
   it('CircuitBreaker_HalfOpen_Failure_TransitionsToOpen', () => {
-    const breaker = new CircuitBreaker(new ClientContextStub({ circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 1000 }));
+    const breaker = new CircuitBreaker(
+      new ClientContextStub({ circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 1000 }),
+    );
     fail(breaker, 3);
     clock.tick(1000);
     expect(breaker.getState()).to.equal(CircuitBreakerState.HALF_OPEN);
@@ -122,7 +132,11 @@ describe('CircuitBreaker', () => {
 
   it('a closed breaker needs the full threshold again', () => {
     const breaker = new CircuitBreaker(
-      new ClientContextStub({ circuitBreakerThreshold: 2, circuitBreakerTimeoutMs: 10, circuitBreakerSuccessThreshold: 1 }),
+      new ClientContextStub({
+        circuitBreakerThreshold: 2,
+        circuitBreakerTimeoutMs: 10,
+        circuitBreakerSuccessThreshold: 1,
+      }),
     );
     fail(breaker, 2);
     clock.tick(10);
@@ -134,7 +148,11 @@ describe('CircuitBreaker', () => {
 
   it('late outcomes while OPEN neither close it nor extend it', () => {
     const breaker = new CircuitBreaker(
-      new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 1 }),
+      new ClientContextStub({
+        circuitBreakerThreshold: 1,
+        circuitBreakerTimeoutMs: 1000,
+        circuitBreakerSuccessThreshold: 1,
+      }),
     );
     const lateSuccess = acquire(breaker);
     const lateFailure = acquire(breaker);
@@ -249,7 +267,11 @@ describe('CircuitBreaker', () => {
   });
 
   it('logs every transition at debug level only', () => {
-    const context = new ClientContextStub({ circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 10, circuitBreakerSuccessThreshold: 1 });
+    const context = new ClientContextStub({
+      circuitBreakerThreshold: 1,
+      circuitBreakerTimeoutMs: 10,
+      circuitBreakerSuccessThreshold: 1,
+    });
     const breaker = new CircuitBreaker(context, 'host-a:443');
     fail(breaker);
     clock.tick(10);
@@ -297,7 +319,11 @@ describe('CircuitBreaker', () => {
     it('invalid thresholds (0, negative, NaN, wrong type) fall back to the defaults', () => {
       for (const bad of [0, -1, NaN, Infinity, 2.5, '2' as unknown as number]) {
         const breaker = new CircuitBreaker(
-          new ClientContextStub({ circuitBreakerThreshold: bad, circuitBreakerTimeoutMs: bad, circuitBreakerSuccessThreshold: bad }),
+          new ClientContextStub({
+            circuitBreakerThreshold: bad,
+            circuitBreakerTimeoutMs: bad,
+            circuitBreakerSuccessThreshold: bad,
+          }),
         );
         fail(breaker, 4);
         expect(breaker.getState(), String(bad)).to.equal(CircuitBreakerState.CLOSED);

@@ -80,7 +80,10 @@ function response(status: number, body?: string, headers: Record<string, string>
 }
 
 function ok(accepted: number): HttpResponse {
-  return response(200, JSON.stringify({ errors: [], numSuccess: accepted, numProtoSuccess: accepted, numRealtimeSuccess: 0 }));
+  return response(
+    200,
+    JSON.stringify({ errors: [], numSuccess: accepted, numProtoSuccess: accepted, numRealtimeSuccess: 0 }),
+  );
 }
 
 /** A request that only ends when its signal aborts, like one to a dead endpoint. */
@@ -100,7 +103,11 @@ describe('DatabricksTelemetryExporter', () => {
   let context: ClientContextStub;
   let breaker: BreakerFake;
 
-  function exporter(config: Partial<TelemetryConfiguration> = {}, target: TelemetryTarget = makeTarget(), cb: CircuitBreaker = breaker) {
+  function exporter(
+    config: Partial<TelemetryConfiguration> = {},
+    target: TelemetryTarget = makeTarget(),
+    cb: CircuitBreaker = breaker,
+  ) {
     context.config = { ...context.config, ...config };
     return new DatabricksTelemetryExporter(context, target, cb);
   }
@@ -192,7 +199,9 @@ describe('DatabricksTelemetryExporter', () => {
   describe('unauthenticated export', () => {
     it('DatabricksTelemetryExporter_ExportAsync_Unauthenticated_UsesCorrectEndpoint: no credentials at all', async () => {
       const getAuthHeaders = sinon.spy(async () => ({ Authorization: 'Bearer test-token' }));
-      await exporter({}, makeTarget({ orgId: '42', getAuthHeaders })).export([log({ kind: 'error', errorName: 'AuthenticationError', unauthenticated: true })]);
+      await exporter({}, makeTarget({ orgId: '42', getAuthHeaders })).export([
+        log({ kind: 'error', errorName: 'AuthenticationError', unauthenticated: true }),
+      ]);
       expect(http.callCount).to.equal(1);
       expect(request(0).url).to.equal('https://example.cloud.databricks.com:443/telemetry-unauth');
       expect(request(0).headers).to.deep.equal({
@@ -396,7 +405,11 @@ describe('DatabricksTelemetryExporter', () => {
     it('a dead endpoint sees exactly `threshold` requests before the breaker opens', async () => {
       http.resolves(response(503));
       const real = new CircuitBreaker(context);
-      const e = exporter({ circuitBreakerThreshold: 3, maxRetries: 10, circuitBreakerTimeoutMs: 60_000 }, makeTarget(), real);
+      const e = exporter(
+        { circuitBreakerThreshold: 3, maxRetries: 10, circuitBreakerTimeoutMs: 60_000 },
+        makeTarget(),
+        real,
+      );
       const first = e.export([log()]);
       await clock.tickAsync(60_000 - 1);
       await first;
@@ -430,31 +443,47 @@ describe('DatabricksTelemetryExporter', () => {
     it('settles every permit it takes exactly once, whatever ends the attempt', async () => {
       const scenarios: Array<[string, () => Promise<unknown>]> = [
         ['success', () => exporter().export([log()])],
-        ['503 then success', async () => {
-          http.onFirstCall().resolves(response(503));
-          const done = exporter().export([log()]);
-          await clock.tickAsync(1000);
-          return done;
-        }],
-        ['401', () => {
-          http.resolves(response(401));
-          return exporter().export([log()]);
-        }],
-        ['headers fail', () => exporter({}, makeTarget({ getAuthHeaders: async () => Promise.reject(new Error('x')) })).export([log()])],
-        ['shutdown mid-request', async () => {
-          http.callsFake(hangUntilAborted);
-          const e = exporter({ requestTimeoutMs: 60_000 });
-          const done = e.export([log()]);
-          await clock.tickAsync(10);
-          e.shutdown();
-          return done;
-        }],
-        ['request timeout', async () => {
-          http.callsFake(() => new Promise<HttpResponse>(() => undefined));
-          const done = exporter({ requestTimeoutMs: 100, maxRetries: 0 }).export([log()]);
-          await clock.tickAsync(100);
-          return done;
-        }],
+        [
+          '503 then success',
+          async () => {
+            http.onFirstCall().resolves(response(503));
+            const done = exporter().export([log()]);
+            await clock.tickAsync(1000);
+            return done;
+          },
+        ],
+        [
+          '401',
+          () => {
+            http.resolves(response(401));
+            return exporter().export([log()]);
+          },
+        ],
+        [
+          'headers fail',
+          () =>
+            exporter({}, makeTarget({ getAuthHeaders: async () => Promise.reject(new Error('x')) })).export([log()]),
+        ],
+        [
+          'shutdown mid-request',
+          async () => {
+            http.callsFake(hangUntilAborted);
+            const e = exporter({ requestTimeoutMs: 60_000 });
+            const done = e.export([log()]);
+            await clock.tickAsync(10);
+            e.shutdown();
+            return done;
+          },
+        ],
+        [
+          'request timeout',
+          async () => {
+            http.callsFake(() => new Promise<HttpResponse>(() => undefined));
+            const done = exporter({ requestTimeoutMs: 100, maxRetries: 0 }).export([log()]);
+            await clock.tickAsync(100);
+            return done;
+          },
+        ],
       ];
       for (const [label, run] of scenarios) {
         breaker = new BreakerFake();
@@ -497,7 +526,11 @@ describe('DatabricksTelemetryExporter', () => {
 
     it('a credential refused `threshold` times pauses its own signed-in uploads for the open period, not /telemetry-unauth', async () => {
       http.resolves(response(401));
-      const e = exporter({ circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 60_000, circuitBreakerSuccessThreshold: 1 });
+      const e = exporter({
+        circuitBreakerThreshold: 3,
+        circuitBreakerTimeoutMs: 60_000,
+        circuitBreakerSuccessThreshold: 1,
+      });
       for (let i = 0; i < 10; i += 1) {
         await e.export([log()]);
       }
@@ -526,7 +559,12 @@ describe('DatabricksTelemetryExporter', () => {
       let pending: Array<(value: HttpResponse) => void>;
 
       beforeEach(async () => {
-        context.config = { ...context.config, circuitBreakerThreshold: 1, circuitBreakerTimeoutMs: 1000, circuitBreakerSuccessThreshold: 2 };
+        context.config = {
+          ...context.config,
+          circuitBreakerThreshold: 1,
+          circuitBreakerTimeoutMs: 1000,
+          circuitBreakerSuccessThreshold: 2,
+        };
         host = new CircuitBreaker(context);
         http.resolves(response(503));
         await exporter({ maxRetries: 0 }, makeTarget(), host).export([log()]);
@@ -581,7 +619,9 @@ describe('DatabricksTelemetryExporter', () => {
       });
 
       it('a trial whose auth headers fail frees the slot', async () => {
-        const broken = credential('a', { getAuthHeaders: async () => Promise.reject(new Error('token refresh failed')) });
+        const broken = credential('a', {
+          getAuthHeaders: async () => Promise.reject(new Error('token refresh failed')),
+        });
         await broken.export([log()]);
         expect(http.callCount).to.equal(0);
         const trial = credential('b').export([log()]);
@@ -754,7 +794,10 @@ describe('DatabricksTelemetryExporter', () => {
       await e.export([log(), log({ eventId: 'abcdef' })]);
       await e.export([log({ eventId: 'fedcba' })]);
       await e.forceFlush();
-      const lines = fs.readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+      const lines = fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '');
       expect(lines).to.deep.equal([...body(0).protoLogs, ...body(1).protoLogs]);
       expect(lines).to.have.length(3);
     });
@@ -831,7 +874,10 @@ describe('DatabricksTelemetryExporter', () => {
     });
 
     it('a getAuthHeaders that never settles times out after requestTimeoutMs', async () => {
-      const e = exporter({ requestTimeoutMs: 2000 }, makeTarget({ getAuthHeaders: () => new Promise(() => undefined) }));
+      const e = exporter(
+        { requestTimeoutMs: 2000 },
+        makeTarget({ getAuthHeaders: () => new Promise(() => undefined) }),
+      );
       const done = e.export([log()]);
       await clock.tickAsync(2000);
       await done;
@@ -851,31 +897,43 @@ describe('DatabricksTelemetryExporter', () => {
 
     it('swallows all exceptions: export never rejects', async () => {
       const cases: Array<[string, () => Promise<void>]> = [
-        ['httpRequest throws synchronously', () => {
-          http.throws(new Error('sync'));
-          return exporter().export([log()]);
-        }],
-        ['getTelemetryConfig throws', () => {
-          const e = exporter();
-          sinon.stub(context, 'getTelemetryConfig').throws(new Error('config'));
-          return e.export([log()]);
-        }],
+        [
+          'httpRequest throws synchronously',
+          () => {
+            http.throws(new Error('sync'));
+            return exporter().export([log()]);
+          },
+        ],
+        [
+          'getTelemetryConfig throws',
+          () => {
+            const e = exporter();
+            sinon.stub(context, 'getTelemetryConfig').throws(new Error('config'));
+            return e.export([log()]);
+          },
+        ],
         ['logs is not an array', () => exporter().export('logs' as any)],
         ['logs is undefined', () => exporter().export(undefined as any)],
         ['logs hold junk', () => exporter().export([null, 42, { kind: 'nope' }, log()] as any)],
-        ['a log with a throwing getter', () => {
-          const hostile = Object.defineProperty(log(), 'unauthenticated', {
-            get: () => {
-              throw new Error('getter');
-            },
-          });
-          return exporter().export([hostile]);
-        }],
-        ['the breaker throws', () => {
-          const throwing = new BreakerFake();
-          sinon.stub(throwing, 'tryAcquire').throws(new Error('breaker'));
-          return exporter({}, makeTarget(), throwing).export([log()]);
-        }],
+        [
+          'a log with a throwing getter',
+          () => {
+            const hostile = Object.defineProperty(log(), 'unauthenticated', {
+              get: () => {
+                throw new Error('getter');
+              },
+            });
+            return exporter().export([hostile]);
+          },
+        ],
+        [
+          'the breaker throws',
+          () => {
+            const throwing = new BreakerFake();
+            sinon.stub(throwing, 'tryAcquire').throws(new Error('breaker'));
+            return exporter({}, makeTarget(), throwing).export([log()]);
+          },
+        ],
         ['an invalid maxRetries', () => exporter({ maxRetries: -1 }).export([log()])],
       ];
       for (const [label, run] of cases) {

@@ -24,7 +24,8 @@ describe('ExceptionClassifier', () => {
       for (const status of [400, 401, 403, 404]) {
         expect(ExceptionClassifier.isTerminal(httpError(status)), `statusCode ${status}`).to.be.true;
         expect(ExceptionClassifier.isTerminal(httpError(status, 'status')), `status ${status}`).to.be.true;
-        expect(ExceptionClassifier.isTerminal(new TelemetryHttpError(status)), `TelemetryHttpError ${status}`).to.be.true;
+        expect(ExceptionClassifier.isTerminal(new TelemetryHttpError(status)), `TelemetryHttpError ${status}`).to.be
+          .true;
       }
     });
 
@@ -45,7 +46,8 @@ describe('ExceptionClassifier', () => {
     it('should identify 401/403 and auth errors by name as auth failures', () => {
       for (const status of [401, 403]) {
         expect(ExceptionClassifier.isAuthFailure(httpError(status)), `statusCode ${status}`).to.be.true;
-        expect(ExceptionClassifier.isAuthFailure(new TelemetryHttpError(status)), `TelemetryHttpError ${status}`).to.be.true;
+        expect(ExceptionClassifier.isAuthFailure(new TelemetryHttpError(status)), `TelemetryHttpError ${status}`).to.be
+          .true;
       }
       expect(ExceptionClassifier.isAuthFailure(new AuthenticationError('bad token'))).to.be.true;
     });
@@ -54,21 +56,46 @@ describe('ExceptionClassifier', () => {
       for (const status of [200, 400, 404, 413, 429, 500, 503]) {
         expect(ExceptionClassifier.isAuthFailure(new TelemetryHttpError(status)), `${status}`).to.be.false;
       }
-      expect(ExceptionClassifier.isAuthFailure(Object.assign(new AuthenticationError('x'), { statusCode: 503 }))).to.be.false;
+      expect(ExceptionClassifier.isAuthFailure(Object.assign(new AuthenticationError('x'), { statusCode: 503 }))).to.be
+        .false;
       expect(ExceptionClassifier.isAuthFailure(systemError('ECONNREFUSED'))).to.be.false;
     });
   });
 
   describe('isHostUnreachable', () => {
     it('is true for a host that cannot be reached or whose certificate is not trusted, wrapped or not', () => {
-      for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN']) {
+      for (const code of [
+        'ECONNREFUSED',
+        'ENOTFOUND',
+        'EAI_AGAIN',
+        'EHOSTUNREACH',
+        'ENETUNREACH',
+        'DEPTH_ZERO_SELF_SIGNED_CERT',
+        'ERR_TLS_CERT_ALTNAME_INVALID',
+        'CERT_HAS_EXPIRED',
+        'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+        'SELF_SIGNED_CERT_IN_CHAIN',
+      ]) {
         expect(ExceptionClassifier.isHostUnreachable(systemError(code)), code).to.be.true;
-        expect(ExceptionClassifier.isHostUnreachable(new Error('wrapped', { cause: systemError(code) })), `wrapped ${code}`).to.be.true;
+        expect(
+          ExceptionClassifier.isHostUnreachable(new Error('wrapped', { cause: systemError(code) })),
+          `wrapped ${code}`,
+        ).to.be.true;
       }
     });
 
     it('is false for failures after the host was reached, and for what is not an error', () => {
-      for (const error of [systemError('ECONNRESET'), systemError('ETIMEDOUT'), httpError(503), httpError(401), new Error('x'), undefined, null, 'ECONNREFUSED', { code: 7 }]) {
+      for (const error of [
+        systemError('ECONNRESET'),
+        systemError('ETIMEDOUT'),
+        httpError(503),
+        httpError(401),
+        new Error('x'),
+        undefined,
+        null,
+        'ECONNREFUSED',
+        { code: 7 },
+      ]) {
         expect(ExceptionClassifier.isHostUnreachable(error), String(error)).to.be.false;
       }
     });
@@ -135,13 +162,41 @@ describe('ExceptionClassifier', () => {
     const throwingGetters = Object.defineProperties(
       {},
       {
-        statusCode: { get: () => { throw new Error('boom'); } },
-        name: { get: () => { throw new Error('boom'); } },
-        code: { get: () => { throw new Error('boom'); } },
-        message: { get: () => { throw new Error('boom'); } },
-        cause: { get: () => { throw new Error('boom'); } },
-        sqlState: { get: () => { throw new Error('boom'); } },
-        constructor: { get: () => { throw new Error('boom'); } },
+        statusCode: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        name: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        code: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        message: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        cause: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        sqlState: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
+        constructor: {
+          get: () => {
+            throw new Error('boom');
+          },
+        },
       },
     );
     const inputs: Array<[string, unknown]> = [
@@ -186,7 +241,9 @@ describe('ExceptionClassifier', () => {
       expect(ExceptionClassifier.safeErrorName(new HiveDriverError('x'))).to.equal('HiveDriverError');
       expect(ExceptionClassifier.safeErrorName(new Error('x'))).to.equal('Error');
       expect(ExceptionClassifier.safeErrorName({ name: 'Error' })).to.equal('Error');
-      expect(ExceptionClassifier.safeErrorName(Object.assign(Object.create(null), { name: 'RangeError' }))).to.equal('RangeError');
+      expect(ExceptionClassifier.safeErrorName(Object.assign(Object.create(null), { name: 'RangeError' }))).to.equal(
+        'RangeError',
+      );
       expect(ExceptionClassifier.safeErrorName(new TelemetryHttpError(503))).to.equal('TelemetryHttpError');
     });
 

@@ -97,7 +97,10 @@ describe('FeatureFlagCache', () => {
 
     it('should make later requests with the credentials of a holder still present', async () => {
       const first = makeTarget({ getAuthHeaders: async () => ({ Authorization: 'Bearer first' }) });
-      const second = makeTarget({ credentialKey: 'b', getAuthHeaders: async () => ({ Authorization: 'Bearer second' }) });
+      const second = makeTarget({
+        credentialKey: 'b',
+        getAuthHeaders: async () => ({ Authorization: 'Bearer second' }),
+      });
       cache.acquire(context, first);
       cache.acquire(context, second);
       await settle();
@@ -499,7 +502,10 @@ describe('FeatureFlagCache', () => {
     });
 
     it('answers unknown for a host it does not hold', async () => {
-      expect(await cache.answer(makeTarget({ host: 'never.example.com' }))).to.deep.equal({ state: 'unknown', expiresAt: 0 });
+      expect(await cache.answer(makeTarget({ host: 'never.example.com' }))).to.deep.equal({
+        state: 'unknown',
+        expiresAt: 0,
+      });
     });
   });
 
@@ -521,7 +527,9 @@ describe('FeatureFlagCache', () => {
     });
 
     it('keeps hosts apart and knows nothing of a target never acquired', async () => {
-      httpStub.callsFake(async (_ctx, request: HttpRequest) => withOrgId(request.url.includes('a.example.com') ? '111' : '222'));
+      httpStub.callsFake(async (_ctx, request: HttpRequest) =>
+        withOrgId(request.url.includes('a.example.com') ? '111' : '222'),
+      );
       const a = makeTarget({ host: 'a.example.com' });
       const b = makeTarget({ host: 'b.example.com' });
       cache.acquire(context, a);
@@ -556,11 +564,13 @@ describe('FeatureFlagCache', () => {
     });
 
     it('trims the value and accepts 1 to 19 digits', async () => {
-      for (const [index, [header, expected]] of ([
-        [' 9876543210987654 ', '9876543210987654'],
-        ['9'.repeat(19), '9'.repeat(19)],
-        ['7', '7'],
-      ] as const).entries()) {
+      for (const [index, [header, expected]] of (
+        [
+          [' 9876543210987654 ', '9876543210987654'],
+          ['9'.repeat(19), '9'.repeat(19)],
+          ['7', '7'],
+        ] as const
+      ).entries()) {
         httpStub.resolves(withOrgId(header));
         const target = makeTarget({ host: `h${index}.example.com` });
         cache.acquire(context, target);

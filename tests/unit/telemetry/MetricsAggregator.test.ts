@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import MetricsAggregator from '../../../lib/telemetry/MetricsAggregator';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
-import { ConnectionParameters, DEFAULT_TELEMETRY_CONFIG, DriverConfiguration, TelemetryLog } from '../../../lib/telemetry/types';
+import {
+  ConnectionParameters,
+  DEFAULT_TELEMETRY_CONFIG,
+  DriverConfiguration,
+  TelemetryLog,
+} from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -10,7 +15,6 @@ const HOUR = 60 * 60 * 1000;
 
 const driverConfig = { driverName: 'nodejs-sql-driver', driverVersion: '2.1.0' } as DriverConfiguration;
 const connectionParams = { mode: 'THRIFT', authMech: 'PAT' } as ConnectionParameters;
-
 
 describe('MetricsAggregator', () => {
   let clock: sinon.SinonFakeTimers;
@@ -76,7 +80,14 @@ describe('MetricsAggregator', () => {
     });
 
     it('should put the connection workspace id on every later log', () => {
-      emitter.emitConnectionOpen({ sessionId: 's', workspaceId: '42', latencyMs: 1, authType: 'pat', driverConfig, connectionParams });
+      emitter.emitConnectionOpen({
+        sessionId: 's',
+        workspaceId: '42',
+        latencyMs: 1,
+        authType: 'pat',
+        driverConfig,
+        connectionParams,
+      });
       start('st-1');
       complete('st-1');
       emitter.emitError({ errorName: 'E', isTerminal: true });
@@ -108,7 +119,9 @@ describe('MetricsAggregator', () => {
       chunk('st-1', 1, 30, 200);
       complete('st-2');
       complete('st-1');
-      expect(logs.map((log) => [log.statementId, log.statement?.chunksIterated, log.statement?.bytesDownloaded])).to.deep.equal([
+      expect(
+        logs.map((log) => [log.statementId, log.statement?.chunksIterated, log.statement?.bytesDownloaded]),
+      ).to.deep.equal([
         ['st-2', 1, 5000],
         ['st-1', 2, 300],
       ]);
@@ -227,7 +240,13 @@ describe('MetricsAggregator', () => {
     });
 
     it('should report a terminal error of an untracked statement once', () => {
-      emitter.emitError({ statementId: 'st-1', sessionId: 'session-3', errorName: 'E', isTerminal: true, chunkIndex: 4 });
+      emitter.emitError({
+        statementId: 'st-1',
+        sessionId: 'session-3',
+        errorName: 'E',
+        isTerminal: true,
+        chunkIndex: 4,
+      });
       complete('st-1');
       expect(logs).to.have.length(1);
       expect(logs[0]).to.deep.include({ sessionId: 'session-3', errorName: 'E' });
@@ -236,7 +255,12 @@ describe('MetricsAggregator', () => {
 
     it('should keep the unauthenticated mark of a terminal statement error', () => {
       start('st-1');
-      emitter.emitError({ statementId: 'st-1', errorName: 'AuthenticationError', isTerminal: true, unauthenticated: true });
+      emitter.emitError({
+        statementId: 'st-1',
+        errorName: 'AuthenticationError',
+        isTerminal: true,
+        unauthenticated: true,
+      });
       expect(logs[0].unauthenticated).to.equal(true);
     });
 
@@ -251,7 +275,12 @@ describe('MetricsAggregator', () => {
     });
 
     it('should send an error without a statement at once, keeping unauthenticated', () => {
-      emitter.emitError({ sessionId: 'session-1', errorName: 'AuthenticationError', isTerminal: true, unauthenticated: true });
+      emitter.emitError({
+        sessionId: 'session-1',
+        errorName: 'AuthenticationError',
+        isTerminal: true,
+        unauthenticated: true,
+      });
       emitter.emitError({ errorName: 'NetworkError', isTerminal: false });
       expect(logs.map((log) => [log.kind, log.errorName, log.unauthenticated, log.sessionId])).to.deep.equal([
         ['error', 'AuthenticationError', true, 'session-1'],
@@ -416,8 +445,20 @@ describe('MetricsAggregator', () => {
 
     it('should never turn bad numbers into NaN or strings', () => {
       start('st-1');
-      emitter.emitCloudFetchChunk({ statementId: 'st-1', chunkIndex: 0, latencyMs: '12' as any, bytes: NaN, compressed: 'yes' as any });
-      emitter.emitCloudFetchChunk({ statementId: 'st-1', chunkIndex: 1, latencyMs: -5, bytes: Infinity, compressed: true });
+      emitter.emitCloudFetchChunk({
+        statementId: 'st-1',
+        chunkIndex: 0,
+        latencyMs: '12' as any,
+        bytes: NaN,
+        compressed: 'yes' as any,
+      });
+      emitter.emitCloudFetchChunk({
+        statementId: 'st-1',
+        chunkIndex: 1,
+        latencyMs: -5,
+        bytes: Infinity,
+        compressed: true,
+      });
       emitter.emitError({ statementId: 'st-1', errorName: 7 as any, isTerminal: false, chunkIndex: -1 });
       complete('st-1', { latencyMs: 'slow', pollCount: -3, retryCount: Infinity, isCompressed: 'no' });
       const [log] = logs;
@@ -525,5 +566,4 @@ describe('MetricsAggregator', () => {
       expect(context.logger.lines.filter((line) => /getter exploded/.test(line.message))).to.have.length(4);
     });
   });
-
 });

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import * as api from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import {
   DataPointType,
   HistogramMetricData,
@@ -9,7 +14,11 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
-import OpenTelemetryBridge, { DURATION_METRIC, OpenTelemetryApi, loadOpenTelemetryApi } from '../../../lib/telemetry/OpenTelemetryBridge';
+import OpenTelemetryBridge, {
+  DURATION_METRIC,
+  OpenTelemetryApi,
+  loadOpenTelemetryApi,
+} from '../../../lib/telemetry/OpenTelemetryBridge';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
 import { TelemetryConfiguration, TelemetryEventType } from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
@@ -87,8 +96,20 @@ describe('OpenTelemetryBridge', () => {
     it('one CLIENT span per statement, from its start to its close, with semconv and allow-listed attributes', () => {
       bridge();
       start();
-      emitter.emitCloudFetchChunk({ statementId: STATEMENT, chunkIndex: 0, latencyMs: 30, bytes: 100, compressed: true });
-      emitter.emitCloudFetchChunk({ statementId: STATEMENT, chunkIndex: 1, latencyMs: 40, bytes: 100, compressed: true });
+      emitter.emitCloudFetchChunk({
+        statementId: STATEMENT,
+        chunkIndex: 0,
+        latencyMs: 30,
+        bytes: 100,
+        compressed: true,
+      });
+      emitter.emitCloudFetchChunk({
+        statementId: STATEMENT,
+        chunkIndex: 1,
+        latencyMs: 40,
+        bytes: 100,
+        compressed: true,
+      });
       expect(finished()).to.be.empty;
       complete(STATEMENT, 1500, {
         executionResult: 'EXTERNAL_LINKS',
@@ -224,10 +245,18 @@ describe('OpenTelemetryBridge', () => {
       const metric = await histogram();
       expect(metric?.descriptor).to.include({ unit: 's' });
       expect(metric?.dataPointType).to.equal(DataPointType.HISTOGRAM);
-      const points = metric!.dataPoints.map((point) => ({ attributes: point.attributes, sum: point.value.sum, count: point.value.count }));
+      const points = metric!.dataPoints.map((point) => ({
+        attributes: point.attributes,
+        sum: point.value.sum,
+        count: point.value.count,
+      }));
       expect(points).to.deep.equal([
         {
-          attributes: { 'db.system.name': 'databricks', 'db.system': 'databricks', 'db.operation.name': 'EXECUTE_STATEMENT' },
+          attributes: {
+            'db.system.name': 'databricks',
+            'db.system': 'databricks',
+            'db.operation.name': 'EXECUTE_STATEMENT',
+          },
           sum: 1.5,
           count: 1,
         },
@@ -243,7 +272,9 @@ describe('OpenTelemetryBridge', () => {
           count: 1,
         },
       ]);
-      expect(metric!.dataPoints[0].value.buckets.boundaries).to.deep.equal([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10]);
+      expect(metric!.dataPoints[0].value.buckets.boundaries).to.deep.equal([
+        0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10,
+      ]);
     });
 
     it('records nothing for a statement without a usable latency', async () => {
@@ -273,7 +304,14 @@ describe('OpenTelemetryBridge', () => {
     });
 
     it('a broken API or a throwing config gives no bridge and no error', () => {
-      const broken = { ...api, trace: { getTracer: () => { throw new TypeError('no'); } } } as unknown as OpenTelemetryApi;
+      const broken = {
+        ...api,
+        trace: {
+          getTracer: () => {
+            throw new TypeError('no');
+          },
+        },
+      } as unknown as OpenTelemetryApi;
       expect(OpenTelemetryBridge.create(context, () => broken)).to.equal(undefined);
       expect(context.logger.has(/OpenTelemetry bridge unavailable: TypeError/)).to.equal(true);
       context.getTelemetryConfig = () => {
@@ -297,7 +335,13 @@ describe('OpenTelemetryBridge', () => {
     it('a throwing tracer never reaches the emitter or the listeners after it', () => {
       const throwing = {
         ...api,
-        trace: { getTracer: () => ({ startSpan: () => { throw new RangeError('tracer'); } }) },
+        trace: {
+          getTracer: () => ({
+            startSpan: () => {
+              throw new RangeError('tracer');
+            },
+          }),
+        },
       } as unknown as OpenTelemetryApi;
       OpenTelemetryBridge.create(context, () => throwing)!.subscribe(emitter);
       const seen: string[] = [];

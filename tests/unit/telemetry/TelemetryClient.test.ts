@@ -42,7 +42,13 @@ describe('TelemetryClient', () => {
   let client: TelemetryClient;
 
   function create(config: Partial<TelemetryConfiguration> = {}) {
-    context = new ClientContextStub({ batchSize: 3, flushIntervalMs: 5000, maxQueueSize: 10, closeTimeoutMs: 2000, ...config });
+    context = new ClientContextStub({
+      batchSize: 3,
+      flushIntervalMs: 5000,
+      maxQueueSize: 10,
+      closeTimeoutMs: 2000,
+      ...config,
+    });
     client = new TelemetryClient(context, makeTarget(), exporter, flags as unknown as FeatureFlagCache);
   }
 
@@ -351,9 +357,7 @@ describe('TelemetryClient', () => {
 
     it('should hold then send with the real cache once the flag endpoint answers', async () => {
       let answer: (value: httpRequestModule.HttpResponse) => void = () => undefined;
-      sinon
-        .stub(httpRequestModule, 'default')
-        .returns(new Promise((resolve) => (answer = resolve)));
+      sinon.stub(httpRequestModule, 'default').returns(new Promise((resolve) => (answer = resolve)));
       const cache = new FeatureFlagCache();
       const target = makeTarget();
       cache.acquire(context, target);

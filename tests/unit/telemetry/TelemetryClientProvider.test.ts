@@ -60,11 +60,15 @@ describe('TelemetryClientProvider', () => {
     flags = new FeatureFlagCache();
     breakers = new BreakerRegistryFake();
     exporters = [];
-    provider = new TelemetryClientProvider(flags, breakers as unknown as CircuitBreakerRegistry, (ctx, target, breaker) => {
-      const exporter = new TelemetryExporterStub();
-      exporters.push({ context: ctx, target, breaker, exporter });
-      return exporter;
-    });
+    provider = new TelemetryClientProvider(
+      flags,
+      breakers as unknown as CircuitBreakerRegistry,
+      (ctx, target, breaker) => {
+        const exporter = new TelemetryExporterStub();
+        exporters.push({ context: ctx, target, breaker, exporter });
+        return exporter;
+      },
+    );
   });
 
   afterEach(() => {
@@ -225,7 +229,12 @@ describe('TelemetryClientProvider', () => {
         uploads[key] += 1;
         return answer(statusFor[key], JSON.stringify({ numProtoSuccess: 1 }));
       });
-      context = new ClientContextStub({ batchSize: 1, maxRetries: 0, circuitBreakerThreshold: 3, circuitBreakerTimeoutMs: 60_000 });
+      context = new ClientContextStub({
+        batchSize: 1,
+        maxRetries: 0,
+        circuitBreakerThreshold: 3,
+        circuitBreakerTimeoutMs: 60_000,
+      });
       real = new TelemetryClientProvider(flags);
     });
 
@@ -339,7 +348,12 @@ describe('TelemetryClientProvider.getStats', () => {
   });
 
   /** A provider with a real feature-flag cache and breaker registry, and exporters that send nothing. */
-  const realProvider = () => new TelemetryClientProvider(new FeatureFlagCache(), new CircuitBreakerRegistry(), () => new TelemetryExporterStub());
+  const realProvider = () =>
+    new TelemetryClientProvider(
+      new FeatureFlagCache(),
+      new CircuitBreakerRegistry(),
+      () => new TelemetryExporterStub(),
+    );
 
   it('should count clients, their connections and hosts, flag entries and breakers, and be back to none once all are released', async () => {
     const provider = realProvider();
@@ -347,15 +361,43 @@ describe('TelemetryClientProvider.getStats', () => {
     const a2 = makeTarget({ credentialKey: 'a' });
     const b = makeTarget({ credentialKey: 'b' });
     const other = makeTarget({ host: 'other.cloud.databricks.com' });
-    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+    expect(provider.getStats()).to.deep.equal({
+      clients: 0,
+      connections: 0,
+      hosts: 0,
+      flagHosts: 0,
+      flagHolders: 0,
+      breakers: 0,
+    });
     for (const target of [a1, a2, b, other]) {
       provider.getOrCreateClient(context, target);
     }
-    expect(provider.getStats()).to.deep.equal({ clients: 3, connections: 4, hosts: 2, flagHosts: 2, flagHolders: 4, breakers: 2 });
+    expect(provider.getStats()).to.deep.equal({
+      clients: 3,
+      connections: 4,
+      hosts: 2,
+      flagHosts: 2,
+      flagHolders: 4,
+      breakers: 2,
+    });
     await provider.releaseClient(a1);
-    expect(provider.getStats()).to.deep.equal({ clients: 3, connections: 3, hosts: 2, flagHosts: 2, flagHolders: 3, breakers: 2 });
+    expect(provider.getStats()).to.deep.equal({
+      clients: 3,
+      connections: 3,
+      hosts: 2,
+      flagHosts: 2,
+      flagHolders: 3,
+      breakers: 2,
+    });
     await Promise.all([a2, b, other].map((target) => provider.releaseClient(target)));
-    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+    expect(provider.getStats()).to.deep.equal({
+      clients: 0,
+      connections: 0,
+      hosts: 0,
+      flagHosts: 0,
+      flagHolders: 0,
+      breakers: 0,
+    });
   });
 
   it('should only read: no request, no reference taken or dropped', async () => {
@@ -374,7 +416,18 @@ describe('TelemetryClientProvider.getStats', () => {
   });
 
   it('should not throw with a substituted registry that keeps no counts, and count what it can', () => {
-    const provider = new TelemetryClientProvider(new FeatureFlagCache(), {} as CircuitBreakerRegistry, () => new TelemetryExporterStub());
-    expect(provider.getStats()).to.deep.equal({ clients: 0, connections: 0, hosts: 0, flagHosts: 0, flagHolders: 0, breakers: 0 });
+    const provider = new TelemetryClientProvider(
+      new FeatureFlagCache(),
+      {} as CircuitBreakerRegistry,
+      () => new TelemetryExporterStub(),
+    );
+    expect(provider.getStats()).to.deep.equal({
+      clients: 0,
+      connections: 0,
+      hosts: 0,
+      flagHosts: 0,
+      flagHolders: 0,
+      breakers: 0,
+    });
   });
 });

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { LogLevel } from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import TelemetryEventEmitter from '../../../lib/telemetry/TelemetryEventEmitter';
-import { ConnectionParameters, DriverConfiguration, TelemetryEvent, TelemetryEventType } from '../../../lib/telemetry/types';
+import {
+  ConnectionParameters,
+  DriverConfiguration,
+  TelemetryEvent,
+  TelemetryEventType,
+} from '../../../lib/telemetry/types';
 import ClientContextStub from '../.stubs/ClientContextStub';
 
 const driverConfig: DriverConfiguration = {
@@ -36,7 +41,6 @@ const connectionParams: ConnectionParameters = {
 function compact(events: TelemetryEvent[]): object[] {
   return events.map((event) => Object.fromEntries(Object.entries(event).filter(([, value]) => value !== undefined)));
 }
-
 
 describe('TelemetryEventEmitter', () => {
   let clock: sinon.SinonFakeTimers;
@@ -85,7 +89,12 @@ describe('TelemetryEventEmitter', () => {
     const completes: TelemetryEvent[] = [];
     emitter.on('statement.start', (event) => starts.push(event));
     emitter.on('statement.complete', (event) => completes.push(event));
-    emitter.emitStatementStart({ statementId: 'st-1', sessionId: 's-1', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+    emitter.emitStatementStart({
+      statementId: 'st-1',
+      sessionId: 's-1',
+      statementType: 'QUERY',
+      operationType: 'EXECUTE_STATEMENT',
+    });
     emitter.emitStatementComplete({ statementId: 'st-1', sessionId: 's-1', latencyMs: 12, pollCount: 2, timestamp: 5 });
     expect(compact(starts)).to.deep.equal([
       {
@@ -98,7 +107,14 @@ describe('TelemetryEventEmitter', () => {
       },
     ]);
     expect(compact(completes)).to.deep.equal([
-      { eventType: 'statement.complete', timestamp: 5, statementId: 'st-1', sessionId: 's-1', latencyMs: 12, pollCount: 2 },
+      {
+        eventType: 'statement.complete',
+        timestamp: 5,
+        statementId: 'st-1',
+        sessionId: 's-1',
+        latencyMs: 12,
+        pollCount: 2,
+      },
     ]);
   });
 
@@ -138,19 +154,47 @@ describe('TelemetryEventEmitter', () => {
   });
 
   it('should include all required fields in events and never mutate the caller object', () => {
-    const fields = { statementId: 'st-1', sessionId: 's-1', statementType: 'QUERY' as const, operationType: 'LIST_TABLES' as const };
+    const fields = {
+      statementId: 'st-1',
+      sessionId: 's-1',
+      statementType: 'QUERY' as const,
+      operationType: 'LIST_TABLES' as const,
+    };
     emitter.emitStatementStart(fields);
     const [event] = received;
-    expect(event).to.include.all.keys('eventType', 'timestamp', 'statementId', 'sessionId', 'statementType', 'operationType');
+    expect(event).to.include.all.keys(
+      'eventType',
+      'timestamp',
+      'statementId',
+      'sessionId',
+      'statementType',
+      'operationType',
+    );
     expect(fields).to.not.have.property('eventType');
     expect(event).to.not.equal(fields);
   });
 
   it('should copy only the fields of the event type, never extra ones the caller carries', () => {
     emitter.emitError({ errorName: 'E', isTerminal: true, message: 'SELECT secret FROM t' } as any);
-    emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT', sql: 'SELECT 1' } as any);
+    emitter.emitStatementStart({
+      statementId: 'x',
+      sessionId: 's',
+      statementType: 'QUERY',
+      operationType: 'EXECUTE_STATEMENT',
+      sql: 'SELECT 1',
+    } as any);
     expect(received.map((event) => Object.keys(event))).to.deep.equal([
-      ['eventType', 'timestamp', 'statementId', 'sessionId', 'errorName', 'isTerminal', 'chunkIndex', 'retryCount', 'unauthenticated'],
+      [
+        'eventType',
+        'timestamp',
+        'statementId',
+        'sessionId',
+        'errorName',
+        'isTerminal',
+        'chunkIndex',
+        'retryCount',
+        'unauthenticated',
+      ],
       ['eventType', 'timestamp', 'statementId', 'sessionId', 'statementType', 'operationType'],
     ]);
   });
@@ -165,7 +209,12 @@ describe('TelemetryEventEmitter', () => {
   it('should not emit when disabled', () => {
     context.config.enabled = false;
     emitter.emitConnectionOpen({ sessionId: 's', latencyMs: 1, authType: 'pat', driverConfig, connectionParams });
-    emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+    emitter.emitStatementStart({
+      statementId: 'x',
+      sessionId: 's',
+      statementType: 'QUERY',
+      operationType: 'EXECUTE_STATEMENT',
+    });
     emitter.emitStatementComplete({ statementId: 'x', sessionId: 's', latencyMs: 1 });
     emitter.emitCloudFetchChunk({ statementId: 'x', chunkIndex: 0, latencyMs: 1, bytes: 1, compressed: false });
     emitter.emitError({ errorName: 'E', isTerminal: false });
@@ -177,7 +226,12 @@ describe('TelemetryEventEmitter', () => {
 
   describe('subscriptions', () => {
     const start = () =>
-      emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' });
+      emitter.emitStatementStart({
+        statementId: 'x',
+        sessionId: 's',
+        statementType: 'QUERY',
+        operationType: 'EXECUTE_STATEMENT',
+      });
 
     it('should stop delivering to a listener once it is off, keeping the others', () => {
       const calls: string[] = [];
@@ -233,7 +287,12 @@ describe('TelemetryEventEmitter', () => {
         throw new Error('listener exploded');
       });
       expect(() =>
-        emitter.emitStatementStart({ statementId: 'x', sessionId: 's', statementType: 'QUERY', operationType: 'EXECUTE_STATEMENT' }),
+        emitter.emitStatementStart({
+          statementId: 'x',
+          sessionId: 's',
+          statementType: 'QUERY',
+          operationType: 'EXECUTE_STATEMENT',
+        }),
       ).to.not.throw();
       expect(context.logger.has(/statement\.start.*listener exploded/)).to.equal(true);
       expect(context.logger.aboveDebug()).to.deep.equal([]);
@@ -312,5 +371,4 @@ describe('TelemetryEventEmitter', () => {
       expect(context.logger.has(/getter exploded/)).to.equal(true);
     });
   });
-
 });

@@ -29,7 +29,11 @@ describe('resolveTelemetryConfig', () => {
 
   it('TelemetryConfiguration_FromProperties_ParsesCorrectly', () => {
     const config = resolveTelemetryConfig(
-      { connectionOptions: { telemetryEnabled: 'false', telemetryBatchSize: '50' }, clientConfig: { telemetryEnabled: true }, env: {} },
+      {
+        connectionOptions: { telemetryEnabled: 'false', telemetryBatchSize: '50' },
+        clientConfig: { telemetryEnabled: true },
+        env: {},
+      },
       logger,
     );
     expect(config.enabled).to.be.false;
@@ -43,7 +47,11 @@ describe('resolveTelemetryConfig', () => {
   });
 
   describe('precedence: connection options > client config > environment > defaults', () => {
-    const env = { DATABRICKS_TELEMETRY_BATCH_SIZE: '30', DATABRICKS_TELEMETRY_MAX_RETRIES: '7', DATABRICKS_TELEMETRY_ENABLED: 'true' };
+    const env = {
+      DATABRICKS_TELEMETRY_BATCH_SIZE: '30',
+      DATABRICKS_TELEMETRY_MAX_RETRIES: '7',
+      DATABRICKS_TELEMETRY_ENABLED: 'true',
+    };
 
     it('connection options win', () => {
       const config = resolveTelemetryConfig(
@@ -54,7 +62,10 @@ describe('resolveTelemetryConfig', () => {
     });
 
     it('client config beats the environment', () => {
-      const config = resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: 20, telemetryEnabled: false }, env }, logger);
+      const config = resolveTelemetryConfig(
+        { clientConfig: { telemetryBatchSize: 20, telemetryEnabled: false }, env },
+        logger,
+      );
       expect(config.batchSize).to.equal(20);
       expect(config.enabled).to.be.false;
       expect(config.maxRetries).to.equal(7);
@@ -127,7 +138,11 @@ describe('resolveTelemetryConfig', () => {
     for (const [raw, expected] of cases) {
       it(`${JSON.stringify(raw)} → ${expected === undefined ? 'invalid' : expected}`, () => {
         const config = resolveTelemetryConfig(
-          { connectionOptions: { telemetryAuthenticatedExport: raw }, clientConfig: { telemetryAuthenticatedExport: 'false' }, env: {} },
+          {
+            connectionOptions: { telemetryAuthenticatedExport: raw },
+            clientConfig: { telemetryAuthenticatedExport: 'false' },
+            env: {},
+          },
           logger,
         );
         // The client config's `false` shows whether the connection option was taken or skipped.
@@ -138,7 +153,23 @@ describe('resolveTelemetryConfig', () => {
   });
 
   describe('integers', () => {
-    const invalid: unknown[] = [-1, 0, 10001, 1.5, NaN, Infinity, -Infinity, '12abc', '1.5', '', '99999999999999999999', true, [], {}, null];
+    const invalid: unknown[] = [
+      -1,
+      0,
+      10001,
+      1.5,
+      NaN,
+      Infinity,
+      -Infinity,
+      '12abc',
+      '1.5',
+      '',
+      '99999999999999999999',
+      true,
+      [],
+      {},
+      null,
+    ];
     for (const raw of invalid) {
       it(`batchSize ${String(raw)} (${typeof raw}) is rejected`, () => {
         const config = resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: raw }, env: {} }, logger);
@@ -148,15 +179,24 @@ describe('resolveTelemetryConfig', () => {
     }
 
     it('accepts the range bounds and numeric strings', () => {
-      expect(resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: 1 }, env: {} }, logger).batchSize).to.equal(1);
-      expect(resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: 10000 }, env: {} }, logger).batchSize).to.equal(10000);
-      expect(resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: ' 250 ' }, env: {} }, logger).batchSize).to.equal(250);
+      expect(resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: 1 }, env: {} }, logger).batchSize).to.equal(
+        1,
+      );
+      expect(
+        resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: 10000 }, env: {} }, logger).batchSize,
+      ).to.equal(10000);
+      expect(
+        resolveTelemetryConfig({ clientConfig: { telemetryBatchSize: ' 250 ' }, env: {} }, logger).batchSize,
+      ).to.equal(250);
       expect(resolveTelemetryConfig({ env: { DATABRICKS_TELEMETRY_MAX_RETRIES: '0' } }, logger).maxRetries).to.equal(0);
       expect(logger.lines).to.be.empty;
     });
 
     it('timeouts must be positive', () => {
-      const config = resolveTelemetryConfig({ connectionOptions: { telemetryCloseTimeoutMs: 0, telemetryRequestTimeoutMs: 0 }, env: {} }, logger);
+      const config = resolveTelemetryConfig(
+        { connectionOptions: { telemetryCloseTimeoutMs: 0, telemetryRequestTimeoutMs: 0 }, env: {} },
+        logger,
+      );
       expect(config.closeTimeoutMs).to.equal(DEFAULT_TELEMETRY_CONFIG.closeTimeoutMs);
       expect(config.requestTimeoutMs).to.equal(DEFAULT_TELEMETRY_CONFIG.requestTimeoutMs);
     });
@@ -171,8 +211,12 @@ describe('resolveTelemetryConfig', () => {
     });
 
     it('maxRetries allows 0..10 only', () => {
-      expect(resolveTelemetryConfig({ clientConfig: { telemetryMaxRetries: 10 }, env: {} }, logger).maxRetries).to.equal(10);
-      expect(resolveTelemetryConfig({ clientConfig: { telemetryMaxRetries: 11 }, env: {} }, logger).maxRetries).to.equal(3);
+      expect(
+        resolveTelemetryConfig({ clientConfig: { telemetryMaxRetries: 10 }, env: {} }, logger).maxRetries,
+      ).to.equal(10);
+      expect(
+        resolveTelemetryConfig({ clientConfig: { telemetryMaxRetries: 11 }, env: {} }, logger).maxRetries,
+      ).to.equal(3);
     });
 
     it('an empty environment variable counts as unset', () => {
@@ -184,9 +228,9 @@ describe('resolveTelemetryConfig', () => {
 
   describe('auditFile', () => {
     it('is read from every source, and an explicit empty option turns it off', () => {
-      expect(resolveTelemetryConfig({ env: { DATABRICKS_TELEMETRY_AUDIT_FILE: '/tmp/a.jsonl' } }, logger).auditFile).to.equal(
-        '/tmp/a.jsonl',
-      );
+      expect(
+        resolveTelemetryConfig({ env: { DATABRICKS_TELEMETRY_AUDIT_FILE: '/tmp/a.jsonl' } }, logger).auditFile,
+      ).to.equal('/tmp/a.jsonl');
       const off = resolveTelemetryConfig(
         { connectionOptions: { telemetryAuditFile: '' }, env: { DATABRICKS_TELEMETRY_AUDIT_FILE: '/tmp/a.jsonl' } },
         logger,
@@ -208,7 +252,10 @@ describe('resolveTelemetryConfig', () => {
   describe('hostile inputs', () => {
     it('never logs the rejected value', () => {
       resolveTelemetryConfig(
-        { connectionOptions: { telemetryBatchSize: 'dapi-secret-token', telemetryEnabled: 'dapi-secret-token' }, env: {} },
+        {
+          connectionOptions: { telemetryBatchSize: 'dapi-secret-token', telemetryEnabled: 'dapi-secret-token' },
+          env: {},
+        },
         logger,
       );
       expect(logger.lines).to.have.length(2);
@@ -219,7 +266,11 @@ describe('resolveTelemetryConfig', () => {
       const weird = [undefined, null, 'telemetryEnabled=true', 42, [true]];
       for (const source of weird) {
         const config = resolveTelemetryConfig(
-          { connectionOptions: source as object, clientConfig: source as object, env: source as unknown as NodeJS.ProcessEnv },
+          {
+            connectionOptions: source as object,
+            clientConfig: source as object,
+            env: source as unknown as NodeJS.ProcessEnv,
+          },
           logger,
         );
         expect(config.batchSize).to.equal(100);
@@ -300,7 +351,10 @@ describe('TELEMETRY_OPTIONS', () => {
       option: 'telemetryCircuitBreakerSuccessThreshold',
       env: 'DATABRICKS_TELEMETRY_CIRCUIT_BREAKER_SUCCESS_THRESHOLD',
     });
-    expect(byField.get('auditFile')).to.include({ option: 'telemetryAuditFile', env: 'DATABRICKS_TELEMETRY_AUDIT_FILE' });
+    expect(byField.get('auditFile')).to.include({
+      option: 'telemetryAuditFile',
+      env: 'DATABRICKS_TELEMETRY_AUDIT_FILE',
+    });
   });
 
   it('every default lies within its own range', () => {
@@ -313,7 +367,8 @@ describe('TELEMETRY_OPTIONS', () => {
 
   it('drives the resolver: every option is read from options and environment', () => {
     for (const option of TELEMETRY_OPTIONS) {
-      const value = option.kind.type === 'boolean' ? !option.default : option.kind.type === 'integer' ? option.kind.max : '/tmp/x';
+      const value =
+        option.kind.type === 'boolean' ? !option.default : option.kind.type === 'integer' ? option.kind.max : '/tmp/x';
       const raw = String(value);
       const fromOptions = resolveTelemetryConfig({ connectionOptions: { [option.option]: value }, env: {} }, logger());
       const fromEnv = resolveTelemetryConfig({ env: { [option.env]: raw } }, logger());

@@ -59,7 +59,12 @@ describe('httpRequest', () => {
   it('rejects when the server does not answer within the timeout', async () => {
     handler = () => {};
     const started = Date.now();
-    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 100 }).catch((e) => e);
+    const error = await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/hang`,
+      headers: {},
+      timeoutMs: 100,
+    }).catch((e) => e);
     expect(error).to.be.instanceOf(Error);
     expect(Date.now() - started).to.be.below(2000);
   });
@@ -82,7 +87,12 @@ describe('httpRequest', () => {
     handler = (_req, res) => {
       res.end(Buffer.alloc(2 * 1024 * 1024, 'a'));
     };
-    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/big`, headers: {}, timeoutMs: 5000 }).catch((e) => e);
+    const error = await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/big`,
+      headers: {},
+      timeoutMs: 5000,
+    }).catch((e) => e);
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).message).to.match(/too large/);
   });
@@ -102,7 +112,9 @@ describe('httpRequest', () => {
     await settle();
 
     const baseline = sockets();
-    const pending = httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 500 }).catch((e) => e);
+    const pending = httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 500 }).catch(
+      (e) => e,
+    );
     await settle();
     const ourHeld = sockets() - baseline;
     await pending;
@@ -117,7 +129,12 @@ describe('httpRequest', () => {
       res.write('{');
       // Never ends: only the timeout can stop it.
     };
-    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/drip`, headers: {}, timeoutMs: 150 }).catch((e: Error) => e);
+    const error = await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/drip`,
+      headers: {},
+      timeoutMs: 150,
+    }).catch((e: Error) => e);
     expect((error as Error).name).to.equal('TimeoutError');
   });
 
@@ -127,7 +144,12 @@ describe('httpRequest', () => {
       res.write('{"numProto', () => res.socket?.destroy());
     };
     const started = Date.now();
-    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/cut`, headers: {}, timeoutMs: 5000 }).catch((e: Error) => e);
+    const error = await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/cut`,
+      headers: {},
+      timeoutMs: 5000,
+    }).catch((e: Error) => e);
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).name).to.not.equal('TimeoutError');
     expect(Date.now() - started).to.be.below(2000);
@@ -136,9 +158,13 @@ describe('httpRequest', () => {
   it('rejects at once when the server closes the connection without answering', async () => {
     handler = (req) => req.socket.destroy();
     const started = Date.now();
-    const error = await httpRequest(context, { method: 'POST', url: `${baseUrl}/drop`, headers: {}, body: '{}', timeoutMs: 5000 }).catch(
-      (e: Error) => e,
-    );
+    const error = await httpRequest(context, {
+      method: 'POST',
+      url: `${baseUrl}/drop`,
+      headers: {},
+      body: '{}',
+      timeoutMs: 5000,
+    }).catch((e: Error) => e);
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).name).to.not.equal('TimeoutError');
     expect(Date.now() - started).to.be.below(2000);
@@ -148,13 +174,30 @@ describe('httpRequest', () => {
     handler = (_req, res) => res.end('{}');
     const shutdown = new AbortController();
     for (let i = 0; i < 20; i += 1) {
-      await httpRequest(context, { method: 'POST', url: `${baseUrl}/t`, headers: {}, body: '{}', timeoutMs: 5000, signal: shutdown.signal });
+      await httpRequest(context, {
+        method: 'POST',
+        url: `${baseUrl}/t`,
+        headers: {},
+        body: '{}',
+        timeoutMs: 5000,
+        signal: shutdown.signal,
+      });
     }
-    await httpRequest(context, { method: 'GET', url: `${baseUrl}/hang`, headers: {}, timeoutMs: 50, signal: shutdown.signal }).catch(() => undefined);
+    await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/hang`,
+      headers: {},
+      timeoutMs: 50,
+      signal: shutdown.signal,
+    }).catch(() => undefined);
     expect(getEventListeners(shutdown.signal, 'abort')).to.have.length(0);
     // Signals made by AbortSignal.any() are not listeners; Node keeps them in this set.
-    const dependants = Object.getOwnPropertySymbols(shutdown.signal).find((symbol) => symbol.description === 'kDependantSignals');
-    const held = dependants ? (shutdown.signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0 : 0;
+    const dependants = Object.getOwnPropertySymbols(shutdown.signal).find(
+      (symbol) => symbol.description === 'kDependantSignals',
+    );
+    const held = dependants
+      ? ((shutdown.signal as unknown as Record<symbol, Set<unknown> | undefined>)[dependants]?.size ?? 0)
+      : 0;
     expect(held, 'signals tied to the caller signal').to.equal(0);
   });
 
@@ -166,9 +209,13 @@ describe('httpRequest', () => {
     };
     const controller = new AbortController();
     controller.abort();
-    const error = await httpRequest(context, { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000, signal: controller.signal }).catch(
-      (e: Error) => e,
-    );
+    const error = await httpRequest(context, {
+      method: 'GET',
+      url: `${baseUrl}/x`,
+      headers: {},
+      timeoutMs: 5000,
+      signal: controller.signal,
+    }).catch((e: Error) => e);
     expect((error as Error).name).to.equal('AbortError');
     expect(requests).to.equal(0);
   });
@@ -188,7 +235,13 @@ describe('httpRequest', () => {
       const own = new ClientContextStub({}, agent);
       const contexts = sinon.spy(tls, 'createSecureContext');
       for (let i = 0; i < 3; i += 1) {
-        const response = await httpRequest(own, { method: 'POST', url: `${baseUrl}/telemetry-ext`, headers: {}, body: '{}', timeoutMs: 5000 });
+        const response = await httpRequest(own, {
+          method: 'POST',
+          url: `${baseUrl}/telemetry-ext`,
+          headers: {},
+          body: '{}',
+          timeoutMs: 5000,
+        });
         expect(response.status).to.equal(200);
       }
       expect(contexts.callCount, 'TLS contexts built for 3 new sockets').to.equal(1);
@@ -205,14 +258,20 @@ describe('httpRequest', () => {
       server.on('secureConnection', onConnection);
       try {
         for (let i = 0; i < 3; i += 1) {
-          const response = await httpRequest(new ClientContextStub({}, agent), { method: 'POST', url: `${baseUrl}/telemetry-ext`, headers: {}, body: '{}', timeoutMs: 5000 });
+          const response = await httpRequest(new ClientContextStub({}, agent), {
+            method: 'POST',
+            url: `${baseUrl}/telemetry-ext`,
+            headers: {},
+            body: '{}',
+            timeoutMs: 5000,
+          });
           expect(response.status).to.equal(200);
         }
       } finally {
         server.off('secureConnection', onConnection);
       }
       expect(sockets.size, 'TLS connections for 3 sequential uploads').to.equal(1);
-      expect(getName.callCount, "the connection agent naming its pool (a string holding every CA)").to.equal(0);
+      expect(getName.callCount, 'the connection agent naming its pool (a string holding every CA)').to.equal(0);
       expect(Object.keys(agent.sockets).length + Object.keys(agent.freeSockets).length).to.equal(0);
       agent.destroy();
     });
@@ -220,9 +279,12 @@ describe('httpRequest', () => {
     it('still verifies the server: a context without its CA rejects the certificate', async () => {
       handler = closingHandler;
       const agent = new https.Agent({ keepAlive: true });
-      const error = await httpRequest(new ClientContextStub({}, agent), { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000 }).catch(
-        (e: Error) => e,
-      );
+      const error = await httpRequest(new ClientContextStub({}, agent), {
+        method: 'GET',
+        url: `${baseUrl}/x`,
+        headers: {},
+        timeoutMs: 5000,
+      }).catch((e: Error) => e);
       expect(error).to.be.instanceOf(Error);
       expect((error as NodeJS.ErrnoException).code).to.match(/SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
       agent.destroy();
@@ -231,9 +293,12 @@ describe('httpRequest', () => {
     it('leaves an agent whose options make no TLS context to fail on its own, as a rejection', async () => {
       handler = closingHandler;
       const agent = new https.Agent({ ca: 'not a certificate', cert: 'nor this', key: 'nor a key' });
-      const error = await httpRequest(new ClientContextStub({}, agent), { method: 'GET', url: `${baseUrl}/x`, headers: {}, timeoutMs: 5000 }).catch(
-        (e: Error) => e,
-      );
+      const error = await httpRequest(new ClientContextStub({}, agent), {
+        method: 'GET',
+        url: `${baseUrl}/x`,
+        headers: {},
+        timeoutMs: 5000,
+      }).catch((e: Error) => e);
       expect(error).to.be.instanceOf(Error);
       agent.destroy();
     });

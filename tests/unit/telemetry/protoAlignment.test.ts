@@ -10,7 +10,14 @@ import {
   TelemetryLog,
   TelemetryLogKind,
 } from '../../../lib/telemetry/types';
-import { JsonNumber, parseJsonExact, PROTO_ENUMS, PROTO_MESSAGES, protoFieldAt, protoProblems } from '../../support/protoSchema';
+import {
+  JsonNumber,
+  parseJsonExact,
+  PROTO_ENUMS,
+  PROTO_MESSAGES,
+  protoFieldAt,
+  protoProblems,
+} from '../../support/protoSchema';
 import { DRIVER_CONFIG } from '../../support/serializerSamples';
 
 const UA = 'NodejsDatabricksSqlConnector/2.1.0 (Node.js 20)';
@@ -24,7 +31,10 @@ const OP = `${LOG}.sql_operation`;
 
 // Every member of the engine's own unions: the compiler fails here when one is added or removed,
 // so a new value cannot reach the wire without passing through these tests.
-const STATEMENT_TYPES = Object.keys({ QUERY: 0, SQL: 0, UPDATE: 0, METADATA: 0, VOLUME: 0 } satisfies Record<StatementType, 0>);
+const STATEMENT_TYPES = Object.keys({ QUERY: 0, SQL: 0, UPDATE: 0, METADATA: 0, VOLUME: 0 } satisfies Record<
+  StatementType,
+  0
+>);
 const EXECUTION_RESULTS = Object.keys({
   INLINE_ARROW: 0,
   INLINE_JSON: 0,
@@ -136,7 +146,11 @@ const SCOPES = [
  * The log as the backend receives it: through the upload body, then its `protoLogs` string
  * parsed with numbers kept exact. Undefined when the serializer leaves the log out.
  */
-function emitted(log: TelemetryLog, unauthenticated: boolean, workspaceId?: string): Record<string, unknown> | undefined {
+function emitted(
+  log: TelemetryLog,
+  unauthenticated: boolean,
+  workspaceId?: string,
+): Record<string, unknown> | undefined {
   const entry = serializeProtoLog(log, UA, unauthenticated, workspaceId);
   if (entry === undefined) {
     return undefined;
@@ -157,7 +171,10 @@ function emittedOrFail(log: TelemetryLog, unauthenticated: boolean, workspaceId?
 function valueAt(json: unknown, path: string): unknown {
   return path
     .split('.')
-    .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), json);
+    .reduce<unknown>(
+      (node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined),
+      json,
+    );
 }
 
 /** Allow-list paths that do not name a proto field written as one JSON value (scalar or enum). */
@@ -198,7 +215,9 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
       const dangling = Object.entries(PROTO_MESSAGES).flatMap(([name, fields]) =>
         Object.entries(fields)
           .filter(([, field]) =>
-            'message' in field.type ? !PROTO_MESSAGES[field.type.message] : 'enum' in field.type && !PROTO_ENUMS[field.type.enum],
+            'message' in field.type
+              ? !PROTO_MESSAGES[field.type.message]
+              : 'enum' in field.type && !PROTO_ENUMS[field.type.enum],
           )
           .map(([key]) => `${name}.${key}`),
       );
@@ -231,7 +250,10 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
     it('reports a JSON type that does not fit the field: string, bool, int32, int64, message, repeated, null', () => {
       const driverLog = (changes: Record<string, unknown>) => ({ entry: { sql_driver_log: changes } });
       const cases: Array<[unknown, string]> = [
-        [driverLog({ session_id: new JsonNumber('7') }), 'entry.sql_driver_log.session_id: expected string, got number 7'],
+        [
+          driverLog({ session_id: new JsonNumber('7') }),
+          'entry.sql_driver_log.session_id: expected string, got number 7',
+        ],
         [
           driverLog({ sql_operation: { is_compressed: 'true' } }),
           'entry.sql_driver_log.sql_operation.is_compressed: expected bool, got string "true"',
@@ -241,15 +263,29 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
           'entry.sql_driver_log.sql_operation.chunk_details.total_chunks_present: expected int32, got string "4"',
         ],
         [
-          driverLog({ sql_operation: { operation_detail: { n_operation_status_calls: new JsonNumber('2147483648') } } }),
+          driverLog({
+            sql_operation: { operation_detail: { n_operation_status_calls: new JsonNumber('2147483648') } },
+          }),
           'entry.sql_driver_log.sql_operation.operation_detail.n_operation_status_calls: 2147483648 is out of the int32 range',
         ],
-        [driverLog({ operation_latency_ms: new JsonNumber('1.5') }), 'entry.sql_driver_log.operation_latency_ms: expected int64, got number 1.5'],
-        [driverLog({ operation_latency_ms: new JsonNumber('1e3') }), 'entry.sql_driver_log.operation_latency_ms: expected int64, got number 1e3'],
-        [{ workspace_id: new JsonNumber('9223372036854775808') }, 'workspace_id: 9223372036854775808 is out of the int64 range'],
+        [
+          driverLog({ operation_latency_ms: new JsonNumber('1.5') }),
+          'entry.sql_driver_log.operation_latency_ms: expected int64, got number 1.5',
+        ],
+        [
+          driverLog({ operation_latency_ms: new JsonNumber('1e3') }),
+          'entry.sql_driver_log.operation_latency_ms: expected int64, got number 1e3',
+        ],
+        [
+          { workspace_id: new JsonNumber('9223372036854775808') },
+          'workspace_id: 9223372036854775808 is out of the int64 range',
+        ],
         [{ workspace_id: '12a' }, 'workspace_id: expected int64, got string "12a"'],
         [{ workspace_id: true }, 'workspace_id: expected int64, got boolean true'],
-        [driverLog({ error_info: 'Error' }), 'entry.sql_driver_log.error_info: expected message DriverErrorInfo, got string "Error"'],
+        [
+          driverLog({ error_info: 'Error' }),
+          'entry.sql_driver_log.error_info: expected message DriverErrorInfo, got string "Error"',
+        ],
         [
           driverLog({ driver_connection_params: { non_proxy_hosts: 'localhost' } }),
           'entry.sql_driver_log.driver_connection_params.non_proxy_hosts: expected a repeated field (array), got string "localhost"',
@@ -270,8 +306,12 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
       log.entry.sql_driver_log.driver_connection_params.mode = new JsonNumber('1');
       const problems = protoProblems(log);
       expect(problems).to.have.length(2);
-      expect(problems[0]).to.match(/^entry\.sql_driver_log\.driver_connection_params\.mode: number 1 is not a value of enum DriverMode/);
-      expect(problems[1]).to.match(/^entry\.sql_driver_log\.sql_operation\.statement_type: string "DDL" is not a value of enum StatementType/);
+      expect(problems[0]).to.match(
+        /^entry\.sql_driver_log\.driver_connection_params\.mode: number 1 is not a value of enum DriverMode/,
+      );
+      expect(problems[1]).to.match(
+        /^entry\.sql_driver_log\.sql_operation\.statement_type: string "DDL" is not a value of enum StatementType/,
+      );
     });
 
     it('keeps every digit of a number, and parses numbers inside strings as text', () => {
@@ -282,8 +322,15 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
     });
 
     it('reports an allow-list path the proto does not have, or one that names a message', () => {
-      expect(allowListProblems([`${PARAMS}.host_info.host_url`, `${PARAMS}.http_path`, 'workspace_id'])).to.deep.equal([]);
-      const wrong = [`${PARAMS}.host_info.hostname`, `${OP}.chunk_details`, `${LOG}.error_info.error_message`, `${PARAMS}.non_proxy_hosts`];
+      expect(allowListProblems([`${PARAMS}.host_info.host_url`, `${PARAMS}.http_path`, 'workspace_id'])).to.deep.equal(
+        [],
+      );
+      const wrong = [
+        `${PARAMS}.host_info.hostname`,
+        `${OP}.chunk_details`,
+        `${LOG}.error_info.error_message`,
+        `${PARAMS}.non_proxy_hosts`,
+      ];
       expect(allowListProblems(wrong)).to.deep.equal([
         `${PARAMS}.host_info.hostname: not a field of the proto`,
         `${OP}.chunk_details: a message in the proto, not one value`,
@@ -304,7 +351,9 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
       const missing: string[] = [];
       for (const tag of EXPORT_ALLOW_LIST) {
         for (const kind of tag.kinds) {
-          for (const { unauthenticated, endpoint } of SCOPES.filter((scope) => tag.unauthenticated || !scope.unauthenticated)) {
+          for (const { unauthenticated, endpoint } of SCOPES.filter(
+            (scope) => tag.unauthenticated || !scope.unauthenticated,
+          )) {
             if (valueAt(emitted(FULL_LOGS[kind](), unauthenticated), tag.path) === undefined) {
               missing.push(`${tag.path} (${kind}, ${endpoint})`);
             }
@@ -326,8 +375,14 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
         });
 
         it(`${kind === 'error' ? 'an' : 'a'} ${kind} log on ${endpoint} with the workspace id its responses named: in the proto`, () => {
-          const json = emittedOrFail(FULL_LOGS[kind]({ workspaceId: undefined }), unauthenticated, '9223372036854775807');
-          expect(valueAt(json, 'workspace_id'), 'workspace_id').to.deep.equal(unauthenticated ? undefined : new JsonNumber('9223372036854775807'));
+          const json = emittedOrFail(
+            FULL_LOGS[kind]({ workspaceId: undefined }),
+            unauthenticated,
+            '9223372036854775807',
+          );
+          expect(valueAt(json, 'workspace_id'), 'workspace_id').to.deep.equal(
+            unauthenticated ? undefined : new JsonNumber('9223372036854775807'),
+          );
           expect(protoProblems(json)).to.deep.equal([]);
         });
       }
@@ -346,18 +401,25 @@ describe('proto alignment: what the serializer writes is in the backend proto', 
       {
         path: `${OP}.execution_result`,
         values: EXECUTION_RESULTS,
-        logs: (value) => [FULL_LOGS.statement({ statement: { ...STATEMENT, executionResult: value as ExecutionResultFormat } })],
+        logs: (value) => [
+          FULL_LOGS.statement({ statement: { ...STATEMENT, executionResult: value as ExecutionResultFormat } }),
+        ],
       },
       {
         path: `${OP}.operation_detail.operation_type`,
         values: OPERATION_TYPES,
         logs: (value) =>
-          KINDS.map((kind) => FULL_LOGS[kind]()).map((log) => ({ ...log, statement: { ...log.statement, operationType: value } }) as TelemetryLog),
+          KINDS.map((kind) => FULL_LOGS[kind]()).map(
+            (log) => ({ ...log, statement: { ...log.statement, operationType: value } }) as TelemetryLog,
+          ),
       },
       {
         path: `${LOG}.auth_type`,
         values: AUTH_TYPES,
-        logs: (value) => [FULL_LOGS.connection({ authType: value as AuthType }), FULL_LOGS.error({ authType: value as AuthType })],
+        logs: (value) => [
+          FULL_LOGS.connection({ authType: value as AuthType }),
+          FULL_LOGS.error({ authType: value as AuthType }),
+        ],
       },
       ...(
         [

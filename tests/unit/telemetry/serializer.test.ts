@@ -87,7 +87,13 @@ function errorLog(overrides: Partial<TelemetryLog> = {}): TelemetryLog {
 }
 
 /** The upload request body for `logs`, as the exporter builds it; unusable logs are left out. */
-function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs: number, unauthenticated = false, workspaceId?: string): string {
+function buildUploadBody(
+  logs: readonly TelemetryLog[],
+  userAgent: string,
+  nowMs: number,
+  unauthenticated = false,
+  workspaceId?: string,
+): string {
   const entries = logs.map((log) => serializeProtoLog(log, userAgent, unauthenticated, workspaceId));
   return uploadBody(
     entries.filter((entry): entry is string => entry !== undefined),
@@ -96,7 +102,12 @@ function buildUploadBody(logs: readonly TelemetryLog[], userAgent: string, nowMs
 }
 
 /** The log's JSON text: the content of its protoLogs entry, which must itself be a JSON string. */
-function serializeLog(log: TelemetryLog, userAgent: string, unauthenticated: boolean, workspaceId?: string): string | undefined {
+function serializeLog(
+  log: TelemetryLog,
+  userAgent: string,
+  unauthenticated: boolean,
+  workspaceId?: string,
+): string | undefined {
   const entry = serializeProtoLog(log, userAgent, unauthenticated, workspaceId);
   if (entry === undefined) {
     return undefined;
@@ -213,7 +224,12 @@ describe('serializer', () => {
 
     it('TelemetryEvent_Serialization_OmitsNullFields', () => {
       const json = serializeLog(
-        { kind: 'statement', eventId: EVENT_ID, timestamp: 5, statement: { chunksIterated: 0, chunkSumLatencyMs: 0, bytesDownloaded: 0 } },
+        {
+          kind: 'statement',
+          eventId: EVENT_ID,
+          timestamp: 5,
+          statement: { chunksIterated: 0, chunkSumLatencyMs: 0, bytesDownloaded: 0 },
+        },
         UA,
         false,
       );
@@ -227,11 +243,15 @@ describe('serializer', () => {
     it('sends chunk details only for statements that had chunks', () => {
       const inline = statementLog();
       inline.statement = { statementType: 'QUERY', chunksIterated: 0, chunkSumLatencyMs: 0, bytesDownloaded: 10 };
-      expect(parse(serializeLog(inline, UA, false)).entry.sql_driver_log.sql_operation).to.deep.equal({ statement_type: 'QUERY' });
+      expect(parse(serializeLog(inline, UA, false)).entry.sql_driver_log.sql_operation).to.deep.equal({
+        statement_type: 'QUERY',
+      });
 
       const iteratedOnly = statementLog();
       iteratedOnly.statement = { chunksIterated: 2, chunkSumLatencyMs: 30, bytesDownloaded: 10 };
-      expect(parse(serializeLog(iteratedOnly, UA, false)).entry.sql_driver_log.sql_operation.chunk_details).to.deep.equal({
+      expect(
+        parse(serializeLog(iteratedOnly, UA, false)).entry.sql_driver_log.sql_operation.chunk_details,
+      ).to.deep.equal({
         total_chunks_iterated: 2,
         sum_chunks_download_time_millis: 30,
       });
@@ -248,11 +268,15 @@ describe('serializer', () => {
     describe('the export allow-list', () => {
       for (const kind of ['connection', 'statement', 'error'] as const) {
         it(`a fully populated ${kind} log emits exactly the allowed paths (signed in)`, () => {
-          expect(leafPaths(parse(serializeLog(FULL_LOGS[kind](), UA, false))).sort()).to.deep.equal(allowedPaths(kind, false));
+          expect(leafPaths(parse(serializeLog(FULL_LOGS[kind](), UA, false))).sort()).to.deep.equal(
+            allowedPaths(kind, false),
+          );
         });
 
         it(`a fully populated ${kind} log emits exactly the allowed paths (unauthenticated)`, () => {
-          expect(leafPaths(parse(serializeLog(FULL_LOGS[kind](), UA, true))).sort()).to.deep.equal(allowedPaths(kind, true));
+          expect(leafPaths(parse(serializeLog(FULL_LOGS[kind](), UA, true))).sort()).to.deep.equal(
+            allowedPaths(kind, true),
+          );
         });
       }
 
@@ -331,7 +355,13 @@ describe('serializer', () => {
         expect(parsed.entry.sql_driver_log).not.to.have.any.keys('session_id', 'sql_statement_id', 'auth_type');
         expect(parsed.entry.sql_driver_log.error_info).to.deep.equal({ error_name: 'UnknownError' });
         const operation = parsed.entry.sql_driver_log.sql_operation;
-        expect(operation).not.to.have.any.keys('statement_type', 'execution_result', 'is_compressed', 'retry_count', 'result_latency');
+        expect(operation).not.to.have.any.keys(
+          'statement_type',
+          'execution_result',
+          'is_compressed',
+          'retry_count',
+          'result_latency',
+        );
         expect(operation.operation_detail).to.deep.equal({ operation_status_latency_millis: 450 });
         expect(operation.chunk_details).not.to.have.property('total_chunks_present');
       });
@@ -349,7 +379,9 @@ describe('serializer', () => {
         expect(system).not.to.have.any.keys('client_app_name', 'os_version');
 
         log.driverConfig = { ...DRIVER_CONFIG, processName: 'C:\\Users\\alice\\node.exe' };
-        expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log.system_configuration.process_name).to.equal('node.exe');
+        expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log.system_configuration.process_name).to.equal(
+          'node.exe',
+        );
       });
 
       it('escapes strings that need it', () => {
@@ -363,13 +395,15 @@ describe('serializer', () => {
       });
 
       it('omits a missing or oversized user agent', () => {
-        expect(parse(serializeLog(statementLog(), '', false)).context.client_context).not.to.have.property('user_agent');
+        expect(parse(serializeLog(statementLog(), '', false)).context.client_context).not.to.have.property(
+          'user_agent',
+        );
         expect(parse(serializeLog(statementLog(), 'u'.repeat(513), false)).context.client_context).not.to.have.property(
           'user_agent',
         );
-        expect(parse(serializeLog(statementLog(), undefined as any, false)).context.client_context).not.to.have.property(
-          'user_agent',
-        );
+        expect(
+          parse(serializeLog(statementLog(), undefined as any, false)).context.client_context,
+        ).not.to.have.property('user_agent');
       });
     });
 
@@ -422,7 +456,9 @@ describe('serializer', () => {
       }
 
       it('a number instead of a digit string is omitted', () => {
-        expect(parse(serializeLog(statementLog({ workspaceId: 12 as any }), UA, false))).not.to.have.property('workspace_id');
+        expect(parse(serializeLog(statementLog({ workspaceId: 12 as any }), UA, false))).not.to.have.property(
+          'workspace_id',
+        );
       });
     });
 
@@ -452,7 +488,12 @@ describe('serializer', () => {
       });
 
       it('writes the path and host as given when they are well formed', () => {
-        const paths = ['/sql/1.0/warehouses/abc123', '/sql/protocolv1/o/1234567890123456/0123-456789-abcdef', '/a%20b/~x_y-z.1', '/'];
+        const paths = [
+          '/sql/1.0/warehouses/abc123',
+          '/sql/protocolv1/o/1234567890123456/0123-456789-abcdef',
+          '/a%20b/~x_y-z.1',
+          '/',
+        ];
         for (const httpPath of paths) {
           const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, httpPath } });
           expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].http_path).to.equal(httpPath);
@@ -463,7 +504,10 @@ describe('serializer', () => {
           ['https://LOCALHOST', 1],
         ] as const) {
           const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl, hostPort: port } });
-          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info).to.deep.equal({ host_url: hostUrl, port });
+          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info).to.deep.equal({
+            host_url: hostUrl,
+            port,
+          });
         }
       });
 
@@ -484,18 +528,38 @@ describe('serializer', () => {
         ];
         for (const httpPath of badPaths) {
           const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, httpPath: httpPath as any } });
-          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS], JSON.stringify(httpPath)).not.to.have.property('http_path');
+          expect(
+            parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS],
+            JSON.stringify(httpPath),
+          ).not.to.have.property('http_path');
         }
-        const badHosts = ['http://example.com', 'https://', 'https://user:pw@example.com', 'https://example.com/path', 'https://example.com:443', 'example.com', 'https://-x', 7];
+        const badHosts = [
+          'http://example.com',
+          'https://',
+          'https://user:pw@example.com',
+          'https://example.com/path',
+          'https://example.com:443',
+          'example.com',
+          'https://-x',
+          7,
+        ];
         for (const hostUrl of badHosts) {
           const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl: hostUrl as any } });
-          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info, JSON.stringify(hostUrl)).to.deep.equal({ port: 443 });
+          expect(
+            parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info,
+            JSON.stringify(hostUrl),
+          ).to.deep.equal({ port: 443 });
         }
         for (const hostPort of [0, -1, 65536, 1.5, NaN, '443', undefined]) {
           const log = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostPort: hostPort as any } });
-          expect(parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info, String(hostPort)).to.deep.equal({ host_url: HOST_URL });
+          expect(
+            parse(serializeLog(log, UA, false)).entry.sql_driver_log[PARAMS].host_info,
+            String(hostPort),
+          ).to.deep.equal({ host_url: HOST_URL });
         }
-        const neither = connectionLog({ connectionParams: { ...CONNECTION_PARAMS, hostUrl: undefined, hostPort: undefined } });
+        const neither = connectionLog({
+          connectionParams: { ...CONNECTION_PARAMS, hostUrl: undefined, hostPort: undefined },
+        });
         expect(parse(serializeLog(neither, UA, false)).entry.sql_driver_log[PARAMS]).not.to.have.property('host_info');
       });
     });
@@ -508,7 +572,9 @@ describe('serializer', () => {
           const json = serializeLog(FULL_LOGS[kind]({ workspaceId: undefined }), UA, false, FROM_HEADER) as string;
           // Beyond 2^53: exact digits in the text, where a JS number would have rounded them.
           expect(json.startsWith(`{"workspace_id":${FROM_HEADER},`)).to.be.true;
-          expect(serializeLog(FULL_LOGS[kind]({ workspaceId: undefined }), UA, false) as string).not.to.include('workspace_id');
+          expect(serializeLog(FULL_LOGS[kind]({ workspaceId: undefined }), UA, false) as string).not.to.include(
+            'workspace_id',
+          );
         });
       }
 
@@ -519,7 +585,12 @@ describe('serializer', () => {
       });
 
       it("replaces a log's own id that is unusable", () => {
-        const json = serializeLog(statementLog({ workspaceId: '99999999999999999999' }), UA, false, FROM_HEADER) as string;
+        const json = serializeLog(
+          statementLog({ workspaceId: '99999999999999999999' }),
+          UA,
+          false,
+          FROM_HEADER,
+        ) as string;
         expect(json.startsWith(`{"workspace_id":${FROM_HEADER},`)).to.be.true;
       });
 
@@ -535,7 +606,7 @@ describe('serializer', () => {
         }
       });
 
-      it('is checked like the log\'s own id: a malformed one is omitted', () => {
+      it("is checked like the log's own id: a malformed one is omitted", () => {
         for (const fallback of ['abc', '12 34', '-1', '9223372036854775808', '', 12 as any, {} as any]) {
           const json = serializeLog(statementLog({ workspaceId: undefined }), UA, false, fallback) as string;
           expect(JSON.parse(json), String(fallback)).not.to.have.property('workspace_id');
@@ -545,7 +616,13 @@ describe('serializer', () => {
       });
 
       it('reaches the upload body intact', () => {
-        const body = buildUploadBody([statementLog({ workspaceId: undefined }), connectionLog({ workspaceId: undefined })], UA, 1, false, FROM_HEADER);
+        const body = buildUploadBody(
+          [statementLog({ workspaceId: undefined }), connectionLog({ workspaceId: undefined })],
+          UA,
+          1,
+          false,
+          FROM_HEADER,
+        );
         const protoLogs: string[] = JSON.parse(body).protoLogs;
         expect(protoLogs.every((protoLog) => protoLog.startsWith(`{"workspace_id":${FROM_HEADER},`))).to.be.true;
       });
@@ -577,7 +654,11 @@ describe('serializer', () => {
         expect(serializeLog({ ...statementLog(), kind: 'metric' as any }, UA, false)).to.be.undefined;
         expect(serializeLog(throwing, UA, false)).to.be.undefined;
         const degraded = parse(
-          serializeLog({ ...connectionLog(), statement: null as any, driverConfig: null as any, connectionParams: 'x' as any }, UA, false),
+          serializeLog(
+            { ...connectionLog(), statement: null as any, driverConfig: null as any, connectionParams: 'x' as any },
+            UA,
+            false,
+          ),
         );
         expect(degraded.entry.sql_driver_log).to.have.keys('session_id', 'auth_type', 'operation_latency_ms');
       });
@@ -634,7 +715,6 @@ describe('serializer', () => {
       expect(JSON.parse(buildUploadBody([], UA, 7))).to.deep.equal({ uploadTime: 7, items: [], protoLogs: [] });
       expect(JSON.parse(uploadBody(['"{}"'], NaN))).to.deep.equal({ uploadTime: 0, items: [], protoLogs: ['{}'] });
     });
-
   });
 });
 
@@ -662,7 +742,12 @@ describe('export allow-list', () => {
   });
 
   it('TelemetryTagRegistry_ShouldExportToDatabricks_SensitiveTag_ReturnsFalse', () => {
-    for (const path of ['db.statement', 'sql_text', 'entry.sql_driver_log.sql_text', 'entry.sql_driver_log.error_info.stack_trace']) {
+    for (const path of [
+      'db.statement',
+      'sql_text',
+      'entry.sql_driver_log.sql_text',
+      'entry.sql_driver_log.error_info.stack_trace',
+    ]) {
       for (const kind of ['connection', 'statement', 'error'] as const) {
         expect(isExportAllowed(path, kind, false), `${path} ${kind}`).to.be.false;
       }
@@ -671,11 +756,14 @@ describe('export allow-list', () => {
 
   it('TelemetryTagRegistry_ShouldExportToDatabricks_SafeTag_ReturnsTrue', () => {
     expect(isExportAllowed('entry.sql_driver_log.sql_statement_id', 'statement', false)).to.be.true;
-    expect(isExportAllowed('entry.sql_driver_log.sql_operation.chunk_details.total_chunks_present', 'statement', false)).to.be.true;
+    expect(isExportAllowed('entry.sql_driver_log.sql_operation.chunk_details.total_chunks_present', 'statement', false))
+      .to.be.true;
   });
 
   it('respects kinds and the unauthenticated scope', () => {
-    expect(isExportAllowed('entry.sql_driver_log.sql_operation.chunk_details.total_chunks_present', 'connection', false)).to.be.false;
+    expect(
+      isExportAllowed('entry.sql_driver_log.sql_operation.chunk_details.total_chunks_present', 'connection', false),
+    ).to.be.false;
     expect(isExportAllowed('entry.sql_driver_log.sql_statement_id', 'statement', true)).to.be.false;
     expect(isExportAllowed('workspace_id', 'connection', true)).to.be.false;
     expect(isExportAllowed('entry.sql_driver_log.error_info.error_name', 'error', true)).to.be.true;

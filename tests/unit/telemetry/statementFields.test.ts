@@ -40,7 +40,12 @@ describe('statementFields: one definition per measured statement field', () => {
   });
 
   it('sends every field at its wire path, from the statement the aggregator built', () => {
-    const log: TelemetryLog = { kind: 'statement', eventId: '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55', timestamp: 1, statement: { ...MEASURED, chunksIterated: 3, chunkSumLatencyMs: 9, bytesDownloaded: 10 } };
+    const log: TelemetryLog = {
+      kind: 'statement',
+      eventId: '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55',
+      timestamp: 1,
+      statement: { ...MEASURED, chunksIterated: 3, chunkSumLatencyMs: 9, bytesDownloaded: 10 },
+    };
     const sent = JSON.parse(JSON.parse(serializeProtoLog(log, 'ua', false) as string));
     for (const name of MEASURED_STATEMENT_FIELD_NAMES) {
       expect(at(sent, `${OP}.${MEASURED_STATEMENT_FIELDS[name].wire}`), name).to.equal(MEASURED[name]);
@@ -55,7 +60,10 @@ describe('statementFields: one definition per measured statement field', () => {
 
   it('takes the values that pass their check and keeps what it had for the rest', () => {
     const to: MeasuredStatementFields = { isCompressed: false, retryCount: 1 };
-    acceptMeasuredFields({ isCompressed: 'yes', retryCount: -1, pollCount: 4, executionResult: 'CSV', pollLatencyMs: Number.NaN } as never, to);
+    acceptMeasuredFields(
+      { isCompressed: 'yes', retryCount: -1, pollCount: 4, executionResult: 'CSV', pollLatencyMs: Number.NaN } as never,
+      to,
+    );
     expect(to).to.deep.equal({ isCompressed: false, retryCount: 1, pollCount: 4 });
     acceptMeasuredFields(MEASURED, to);
     expect(to).to.deep.equal(MEASURED);
@@ -69,9 +77,13 @@ describe('statementFields: one definition per measured statement field', () => {
       const copied = {}; copyMeasuredFields(${JSON.stringify({ ...MEASURED, other: 1 })}, copied);
       const accepted = { isCompressed: false }; acceptMeasuredFields({ isCompressed: 'no', pollCount: 4 }, accepted);
       process.stdout.write(JSON.stringify([copied, accepted]));`;
-    const output = execFileSync(process.execPath, ['--disallow-code-generation-from-strings', '-r', 'ts-node/register/transpile-only', '-e', script], {
-      encoding: 'utf8',
-    });
+    const output = execFileSync(
+      process.execPath,
+      ['--disallow-code-generation-from-strings', '-r', 'ts-node/register/transpile-only', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(JSON.parse(output)).to.deep.equal([MEASURED, { isCompressed: false, pollCount: 4 }]);
   });
 });
