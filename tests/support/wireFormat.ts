@@ -1,5 +1,7 @@
+import { PROTO_ENUMS } from './protoSchema';
+
 /**
- * A validator of telemetry uploads written from ../shared/wire-format.md, independent of the
+ * A validator of telemetry uploads written from the project's wire-format document, independent of the
  * serializer in lib/: allowed keys only, snake_case, enum values, types, `protoLogs` strings,
  * `items` an empty array, the extra rules of `/telemetry-unauth`, and the workspace's address
  * only on signed-in connection logs, naming the host the upload went to.
@@ -22,25 +24,8 @@ const EXECUTION_RESULTS = [
   'COLUMNAR_INLINE',
   'FORMAT_UNSPECIFIED',
 ] as const;
-const OPERATION_TYPES = [
-  'CREATE_SESSION',
-  'DELETE_SESSION',
-  'EXECUTE_STATEMENT',
-  'EXECUTE_STATEMENT_ASYNC',
-  'CLOSE_STATEMENT',
-  'CANCEL_STATEMENT',
-  'LIST_TYPE_INFO',
-  'LIST_CATALOGS',
-  'LIST_SCHEMAS',
-  'LIST_TABLES',
-  'LIST_TABLE_TYPES',
-  'LIST_COLUMNS',
-  'LIST_FUNCTIONS',
-  'LIST_PRIMARY_KEYS',
-  'LIST_IMPORTED_KEYS',
-  'LIST_EXPORTED_KEYS',
-  'LIST_CROSS_REFERENCES',
-] as const;
+// The proto's own list (protoSchema.ts), without its unset zero.
+const OPERATION_TYPES = PROTO_ENUMS.OperationType.filter((value) => value !== 'TYPE_UNSPECIFIED');
 
 const SYSTEM_CONFIGURATION: Schema = {
   driver_version: 'string',
