@@ -8,6 +8,7 @@ import TelemetryTarget from '../telemetry/contracts/TelemetryTarget';
 import ExceptionClassifier from '../telemetry/ExceptionClassifier';
 import MetricsAggregator from '../telemetry/MetricsAggregator';
 import OpenTelemetryBridge from '../telemetry/OpenTelemetryBridge';
+import type OpenTelemetryOutput from '../telemetry/OpenTelemetryOutput';
 import TelemetryClient from '../telemetry/TelemetryClient';
 import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
 import TelemetryEventEmitter from '../telemetry/TelemetryEventEmitter';
@@ -47,6 +48,8 @@ export interface TelemetryConnectionSetup {
    * operations, and takes chunk downloads from the driver instead of watching its agent.
    */
   driverReportsEvents: boolean;
+  /** Where statements are reported as spans and metrics; none when OpenTelemetry output is off. */
+  openTelemetry?: OpenTelemetryOutput;
 }
 
 /**
@@ -83,6 +86,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
   /** Waiting for the flag's answer; one wait at a time. */
   private awaitingFlag = false;
 
+  private readonly bridge?: OpenTelemetryBridge;
+
   /** Builds the logs uploaded to Databricks; none when only OpenTelemetry is on. */
   private readonly aggregator?: MetricsAggregator;
 
@@ -100,13 +105,20 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   constructor(private readonly options: TelemetryConnectionSetup) {
     this.emitter = new TelemetryEventEmitter(this);
-    OpenTelemetryBridge.create(this)?.subscribe(this.emitter);
+    if (options.openTelemetry !== undefined) {
+      this.bridge = new OpenTelemetryBridge(this, options.openTelemetry, {
+        address: options.target.host,
+        port: options.target.port,
+      });
+      this.bridge.subscribe(this.emitter);
+    }
     this.events = new DeferredEvents(this.emitter);
     this.observer = new ThriftClientObserver(
       this.events,
       options.logger,
       () => this.watchDownloads(),
       options.driverReportsEvents,
+      options.openTelemetry?.options.queryText === true,
     );
     this.receiver = new DriverEventReceiver(this);
     this.sessionCalls = new SessionCallWatch(this.observer, this.events);
@@ -276,8 +288,10 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
     return Math.min(this.options.config.closeTimeoutMs, EXIT_FLUSH_DEADLINE_MS);
   }
 
-  sessionOpened(session: IDBSQLSession, calledAt: number): IDBSQLSession {
+  /** `catalog` and `schema` are the ones the application asked the session to start in. */
+  sessionOpened(session: IDBSQLSession, calledAt: number, catalog?: unknown, schema?: unknown): IDBSQLSession {
     const now = Date.now();
+    this.bridge?.sessionOpened(session.id, catalog, schema);
     // Not left to the first delivered log: the feature-flag fetch starts now, so it has answered
     // by the time a batch of events arrives (or the process exits).
     this.acquireClient();
@@ -313,6 +327,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   sessionClosed(sessionId: string): void {
     this.sessionCalls.forget(sessionId);
+    this.bridge?.sessionClosed(sessionId);
     const now = Date.now();
     this.observer.completeSession(sessionId, now);
     // The aggregator reports what the session left open: it must see the held events first.

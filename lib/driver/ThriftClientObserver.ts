@@ -142,6 +142,8 @@ export default class ThriftClientObserver implements RetryReceiver {
     private readonly logger: IDBSQLLogger,
     onFirstLink?: () => void,
     private readonly downloadsReported = false,
+    /** Hand each statement's text to the OpenTelemetry output (the application opted in). */
+    private readonly captureQueryText = false,
   ) {
     this.links = new CloudFetchLinkRegistry(
       events,
@@ -301,6 +303,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       resultConsumptionLatencyMs:
         readyAt !== undefined && lastResultAt !== undefined ? Math.max(0, lastResultAt - readyAt) : undefined,
       retryCount: observation.retryCount,
+      rowsReturned: observation.rowsReturned,
     });
   }
 
@@ -580,6 +583,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       isCompressed: undefined,
       readyAt: undefined,
       lastResultAt: undefined,
+      rowsReturned: 0,
     };
     this.operations.set(statementId, observation);
     this.byHandle.set(handle, observation);
@@ -589,6 +593,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       timestamp: startedAt,
       statementType: operationType === 'EXECUTE_STATEMENT' ? 'QUERY' : 'METADATA',
       operationType,
+      queryText: this.captureQueryText && typeof request?.statement === 'string' ? request.statement : undefined,
     });
     if (isErrorStatus(response.status)) {
       this.emitStatementError(observation, response.status.sqlState, 'StatusError');
@@ -669,6 +674,7 @@ export default class ThriftClientObserver implements RetryReceiver {
         observation.chunksPresent += 1;
       }
     }
+    observation.rowsReturned += rowsOf(results);
   }
 
   private emitStatementError(observation: OperationObservation, sqlState: unknown, fallback: string): void {
@@ -681,6 +687,40 @@ export default class ThriftClientObserver implements RetryReceiver {
       retryCount: observation.retryCount,
     });
   }
+}
+
+/**
+ * Rows in one result page: what its Arrow batches or CloudFetch links say they hold, or the
+ * length of its first column. Anything unreadable counts as none.
+ */
+function rowsOf(results: ThriftStruct): number {
+  if (!results) {
+    return 0;
+  }
+  const batches = Array.isArray(results.arrowBatches) ? results.arrowBatches : results.resultLinks;
+  if (Array.isArray(batches)) {
+    let rows = 0;
+    for (const batch of batches) {
+      rows += countOf(batch?.rowCount);
+    }
+    return rows;
+  }
+  const column = Array.isArray(results.columns) ? results.columns[0] : undefined;
+  if (column) {
+    for (const key in column) {
+      const values = column[key]?.values;
+      if (Array.isArray(values)) {
+        return values.length;
+      }
+    }
+  }
+  return 0;
+}
+
+/** A Thrift i64 (a number, or an Int64 object whose value is a number) as a count; else 0. */
+function countOf(value: unknown): number {
+  const number = typeof value === 'number' ? value : Number(value);
+  return Number.isSafeInteger(number) && number > 0 ? number : 0;
 }
 
 function sqlStateOr(sqlState: unknown, fallback: string): string {

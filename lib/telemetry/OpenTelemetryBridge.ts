@@ -1,4 +1,4 @@
-import type { Attributes, Histogram, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Span } from '@opentelemetry/api';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import type TelemetryEventEmitter from './TelemetryEventEmitter';
 import {
@@ -11,35 +11,24 @@ import {
 import debugLog from './debugLog';
 import { isSafeErrorName, isSqlState, UNKNOWN_ERROR } from './errorNames';
 import { guid } from './wire/serializer';
+import OpenTelemetryOutput, { DB_SYSTEM_NAME } from './OpenTelemetryOutput';
+import { sanitizeQueryText } from './queryText';
 
-export type OpenTelemetryApi = typeof import('@opentelemetry/api');
-
-/** The optional peer dependency, or undefined when the application has not installed it. */
-export function loadOpenTelemetryApi(): OpenTelemetryApi | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return require('@opentelemetry/api') as OpenTelemetryApi;
-  } catch {
-    return undefined;
-  }
+/** Where the connection's statements run: the conventions' `server.*` and `db.namespace`. */
+export interface DatabaseTarget {
+  address: string;
+  port: number;
 }
-
-/** Instrumentation scope of the tracer and the meter. */
-export const INSTRUMENTATION_SCOPE = 'dbsql-telemetry';
-export const DB_SYSTEM = 'databricks';
-export const DURATION_METRIC = 'db.client.operation.duration';
-/** The semantic conventions' advice for `db.client.operation.duration`, in seconds. */
-const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
 /** What the bridge writes: enum words, GUIDs, counts. Anything else is left out, as on the wire. */
 const WORD = /^[A-Z][A-Z0-9_]{0,63}$/;
 
 interface OpenStatement {
   span: Span;
-  /** `db.operation.name`, when the adapter named a valid operation type. */
-  operation?: string;
-  chunksIterated: number;
+  /** The metric's attributes: system, operation, server, namespace. */
+  attributes: Attributes;
   errorName?: string;
+  chunksIterated: number;
 }
 
 function word(value: unknown): string | undefined {
@@ -62,63 +51,46 @@ function put(attributes: Attributes, name: string, value: string | number | bool
 }
 
 /**
- * Reports each statement to the application's own OpenTelemetry providers: one CLIENT span
- * (`dbsql <OPERATION_TYPE>`, from the execute call to the operation's close) and one
- * `db.client.operation.duration` measurement, with the database semantic conventions'
- * attributes and the same fields the export allow-list permits. Never SQL text, never a message.
+ * Reports one connection's statements to the application's OpenTelemetry providers, as the
+ * stable database semantic conventions describe a client operation: one CLIENT span per statement
+ * (named by `db.operation.name`, from the execute call to the operation's close), with CloudFetch
+ * downloads as span events, and one `db.client.operation.duration` and
+ * `db.client.response.returned_rows` measurement each. `db.operation.name` is the driver's
+ * operation (EXECUTE_STATEMENT, LIST_TABLES, ...): the SQL text is never parsed. Never a message,
+ * never a parameter; the statement text only when the application opts in, without its literals.
  * Listens to the connection's event emitter, so it sees what the Databricks upload sees, whether
- * or not the server's feature flag lets the upload happen. Never throws into the emitter.
+ * or not the upload happens. Never throws into the emitter.
  */
 export default class OpenTelemetryBridge {
   private readonly statements = new Map<string, OpenStatement>();
 
-  private readonly tracer: Tracer;
-
-  private readonly duration: Histogram;
+  /** `db.namespace` of each open session whose catalog the application named. */
+  private readonly namespaces = new Map<string, string>();
 
   private full = false;
 
-  /**
-   * A bridge when `openTelemetry` is on and `@opentelemetry/api` loads; undefined (with one debug
-   * line when the package is missing) otherwise. Register the application's providers before `connect()`.
-   */
-  static create(
-    context: ITelemetryContext,
-    load: () => OpenTelemetryApi | undefined = loadOpenTelemetryApi,
-  ): OpenTelemetryBridge | undefined {
-    try {
-      if (context.getTelemetryConfig().openTelemetry !== true) {
-        return undefined;
-      }
-      const api = load();
-      if (!api) {
-        debugLog(context, 'telemetry: telemetryOpenTelemetry is on but @opentelemetry/api is not installed');
-        return undefined;
-      }
-      return new OpenTelemetryBridge(context, api);
-    } catch (error) {
-      debugLog(context, `telemetry: OpenTelemetry bridge unavailable: ${(error as Error)?.name}`);
-      return undefined;
-    }
-  }
-
   constructor(
     private readonly context: ITelemetryContext,
-    private readonly api: OpenTelemetryApi,
-  ) {
-    this.tracer = api.trace.getTracer(INSTRUMENTATION_SCOPE);
-    this.duration = api.metrics.getMeter(INSTRUMENTATION_SCOPE).createHistogram(DURATION_METRIC, {
-      unit: 's',
-      description: 'Duration of database client operations.',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
-  }
+    private readonly output: OpenTelemetryOutput,
+    private readonly target: DatabaseTarget,
+  ) {}
 
   subscribe(emitter: TelemetryEventEmitter): void {
     emitter.on(TelemetryEventType.STATEMENT_START, this.onStatementStart);
     emitter.on(TelemetryEventType.CLOUDFETCH_CHUNK, this.onCloudFetchChunk);
     emitter.on(TelemetryEventType.ERROR, this.onError);
     emitter.on(TelemetryEventType.STATEMENT_COMPLETE, this.onStatementComplete);
+  }
+
+  /** The session's `db.namespace` (catalog, or catalog.schema), when the application named its catalog. */
+  sessionOpened(sessionId: string, catalog: unknown, schema: unknown): void {
+    if (typeof catalog === 'string' && catalog !== '' && this.namespaces.size < this.maxOpen()) {
+      this.namespaces.set(sessionId, typeof schema === 'string' && schema !== '' ? `${catalog}.${schema}` : catalog);
+    }
+  }
+
+  sessionClosed(sessionId: string): void {
+    this.namespaces.delete(sessionId);
   }
 
   private readonly onStatementStart = (event: StatementStartEvent): void => {
@@ -128,25 +100,46 @@ export default class OpenTelemetryBridge {
         return;
       }
       const operation = word(event.operationType);
-      const attributes = this.commonAttributes(operation);
-      put(attributes, 'databricks.statement.id', id);
-      put(attributes, 'databricks.session.id', guid(event.sessionId));
-      put(attributes, 'databricks.statement.type', word(event.statementType));
-      const span = this.tracer.startSpan(operation ? `dbsql ${operation}` : 'dbsql', {
-        kind: this.api.SpanKind.CLIENT,
+      const attributes: Attributes = {
+        'db.system.name': DB_SYSTEM_NAME,
+        'server.address': this.target.address,
+        'server.port': this.target.port,
+      };
+      put(attributes, 'db.operation.name', operation);
+      put(attributes, 'db.namespace', this.namespaces.get(event.sessionId));
+      const spanAttributes: Attributes = { ...attributes };
+      if (this.output.options.queryText === true) {
+        put(spanAttributes, 'db.query.text', sanitizeQueryText(event.queryText));
+      }
+      put(spanAttributes, 'databricks.statement.id', id);
+      put(spanAttributes, 'databricks.session.id', guid(event.sessionId));
+      put(spanAttributes, 'databricks.statement.type', word(event.statementType));
+      const span = this.output.tracer.startSpan(operation ?? DB_SYSTEM_NAME, {
+        kind: this.output.api.SpanKind.CLIENT,
         startTime: time(event.timestamp),
-        attributes,
+        attributes: spanAttributes,
       });
-      this.statements.set(id, { span, operation, chunksIterated: 0 });
+      this.statements.set(id, { span, attributes, chunksIterated: 0 });
+      const { requestHook } = this.output.options;
+      if (requestHook !== undefined) {
+        this.guard('requestHook', () => requestHook(span, { statementId: id, sessionId: guid(event.sessionId), operation }));
+      }
     });
   };
 
   private readonly onCloudFetchChunk = (event: CloudFetchChunkEvent): void => {
     this.guard('cloudfetch.chunk', () => {
       const statement = this.statements.get(event.statementId);
-      if (statement) {
-        statement.chunksIterated += 1;
+      if (!statement) {
+        return;
       }
+      statement.chunksIterated += 1;
+      const attributes: Attributes = {};
+      put(attributes, 'databricks.chunk.index', count(event.chunkIndex));
+      put(attributes, 'databricks.chunk.bytes', count(event.bytes));
+      put(attributes, 'databricks.chunk.download_ms', count(event.latencyMs));
+      put(attributes, 'databricks.chunk.compressed', typeof event.compressed === 'boolean' ? event.compressed : undefined);
+      statement.span.addEvent('databricks.cloudfetch.chunk', attributes, time(event.timestamp));
     });
   };
 
@@ -167,15 +160,19 @@ export default class OpenTelemetryBridge {
         return;
       }
       this.statements.delete(event.statementId);
-      const { span, operation, errorName } = statement;
+      const { span, attributes, errorName } = statement;
 
-      const outcome: Attributes = {};
+      const outcome: Attributes = { ...attributes };
       if (errorName !== undefined) {
         put(outcome, 'error.type', errorName);
         put(outcome, 'db.response.status_code', isSqlState(errorName) ? errorName : undefined);
-        span.setStatus({ code: this.api.SpanStatusCode.ERROR });
+        span.setStatus({ code: this.output.api.SpanStatusCode.ERROR });
       }
-      const details: Attributes = { ...outcome };
+      const rows = count(event.rowsReturned);
+      const details: Attributes = {};
+      put(details, 'error.type', outcome['error.type'] as string | undefined);
+      put(details, 'db.response.status_code', outcome['db.response.status_code'] as string | undefined);
+      put(details, 'db.response.returned_rows', rows);
       put(details, 'databricks.execution_result', word(event.executionResult));
       put(
         details,
@@ -187,24 +184,31 @@ export default class OpenTelemetryBridge {
       put(details, 'databricks.poll.count', count(event.pollCount));
       put(details, 'databricks.retry.count', count(event.retryCount));
       span.setAttributes(details);
+      const { responseHook } = this.output.options;
+      if (responseHook !== undefined) {
+        this.guard('responseHook', () =>
+          responseHook(span, { statementId: event.statementId, rowsReturned: rows, errorType: errorName }),
+        );
+      }
       span.end(time(event.timestamp));
 
       const latencyMs = count(event.latencyMs);
       if (latencyMs !== undefined) {
-        this.duration.record(latencyMs / 1000, { ...this.commonAttributes(operation), ...outcome });
+        this.output.duration.record(latencyMs / 1000, outcome);
+      }
+      if (rows !== undefined) {
+        this.output.returnedRows.record(rows, outcome);
       }
     });
   };
 
-  private commonAttributes(operation: string | undefined): Attributes {
-    const attributes: Attributes = { 'db.system.name': DB_SYSTEM, 'db.system': DB_SYSTEM };
-    put(attributes, 'db.operation.name', operation);
-    return attributes;
+  private maxOpen(): number {
+    return this.context.getTelemetryConfig().maxPendingStatements;
   }
 
   /** Statements in flight are bounded like the aggregator's; beyond it new ones are not traced. */
   private hasRoom(): boolean {
-    const room = this.statements.size < this.context.getTelemetryConfig().maxPendingStatements;
+    const room = this.statements.size < this.maxOpen();
     if (!room && !this.full) {
       debugLog(this.context, 'telemetry: too many open statements; not tracing new ones in OpenTelemetry');
     }

@@ -177,6 +177,7 @@ function statementStart(fields: EventFields<StatementStartEvent>, timestamp: num
     sessionId: fields.sessionId,
     statementType: fields.statementType,
     operationType: fields.operationType,
+    queryText: fields.queryText,
   };
 }
 

@@ -76,6 +76,11 @@ export const TELEMETRY_OPTIONS: ReadonlyArray<Readonly<TelemetryOptionSpec>> = O
       bool(),
       "Report statements to the application's OpenTelemetry providers, with or without the upload.",
     ),
+    spec(
+      'openTelemetryQueryText',
+      bool(),
+      'Put the statement text on its OpenTelemetry span, every literal replaced by ?. Never uploaded.',
+    ),
   ].map((row) => Object.freeze(row)),
 );
 

@@ -7,8 +7,11 @@ import { bool, int, int32, oneOf, WireRead } from './wire/values';
  * export allow-list and the generated docs all follow from its entry below.
  */
 export interface MeasuredField<T> {
-  /** JSON path under `entry.sql_driver_log.sql_operation`. */
-  wire: string;
+  /**
+   * JSON path under `entry.sql_driver_log.sql_operation`; absent for a field the proto has no
+   * place for, which only the application's OpenTelemetry output gets.
+   */
+  wire?: string;
   /** For the docs' field table. */
   description: string;
   /** Written as a JSON number or boolean (`bare`), or as an enum string (`quoted`). */
@@ -105,7 +108,23 @@ export const MEASURED_STATEMENT_FIELDS = Object.freeze({
     write: int,
     accept: count,
   }),
+  rowsReturned: measured<number>({
+    description: 'Rows the server returned (OpenTelemetry only).',
+    type: 'bare',
+    write: int,
+    accept: count,
+  }),
 });
+
+/** A measured field that is uploaded, with its wire path. */
+export type UploadedField = Omit<MeasuredField<unknown>, 'wire'> & { wire: string };
+
+/** The measured fields that are uploaded, by property. */
+export const UPLOADED_STATEMENT_FIELDS: ReadonlyArray<readonly [string, UploadedField]> = Object.freeze(
+  Object.entries(MEASURED_STATEMENT_FIELDS as Record<string, MeasuredField<unknown>>).flatMap(([property, field]) =>
+    field.wire === undefined ? [] : [[property, { ...field, wire: field.wire }] as const],
+  ),
+);
 
 type Fields = typeof MEASURED_STATEMENT_FIELDS;
 

@@ -88,6 +88,8 @@ export interface TelemetryConfiguration {
   auditFile: string;
   /** Also report statements as spans and metrics to the application's OpenTelemetry providers. */
   openTelemetry: boolean;
+  /** Put each statement's text, its literals replaced by `?`, on its OpenTelemetry span (`db.query.text`). */
+  openTelemetryQueryText: boolean;
 }
 
 export const DEFAULT_TELEMETRY_CONFIG: Readonly<TelemetryConfiguration> = Object.freeze({
@@ -111,6 +113,7 @@ export const DEFAULT_TELEMETRY_CONFIG: Readonly<TelemetryConfiguration> = Object
   featureFlagFailureTtlMs: 60 * 1000,
   auditFile: '',
   openTelemetry: false,
+  openTelemetryQueryText: false,
 });
 
 /** Static facts about the client process and driver, sent once per connection. */
@@ -176,6 +179,8 @@ export interface StatementStartEvent extends EventBase {
   sessionId: string;
   statementType: StatementType;
   operationType: OperationType;
+  /** The statement's text, only for the OpenTelemetry output when the application opted in; never uploaded. */
+  queryText?: string;
 }
 
 /** What the adapter observed over the statement's life; every field but the ids is optional. */

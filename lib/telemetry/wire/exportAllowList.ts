@@ -1,4 +1,4 @@
-import { MEASURED_STATEMENT_FIELDS } from '../statementFields';
+import { UPLOADED_STATEMENT_FIELDS } from '../statementFields';
 import { TelemetryLogKind } from '../types';
 
 /** One field that may leave the process, with where it may go. */
@@ -86,9 +86,7 @@ export const EXPORT_ALLOW_LIST: readonly ExportTag[] = Object.freeze([
   tag(`${OP}.chunk_details.sum_chunks_download_time_millis`, STATEMENT, false, 'Total chunk download time.'),
   tag(`${OP}.operation_detail.operation_type`, ALL, true, 'Driver operation (CREATE_SESSION, EXECUTE_STATEMENT, ...).'),
   // What the adapter measures for a statement, from its one definition.
-  ...Object.values(MEASURED_STATEMENT_FIELDS).map((field) =>
-    tag(`${OP}.${field.wire}`, STATEMENT, false, field.description),
-  ),
+  ...UPLOADED_STATEMENT_FIELDS.map(([, field]) => tag(`${OP}.${field.wire}`, STATEMENT, false, field.description)),
   tag(`${LOG}.error_info.error_name`, STATEMENT_OR_ERROR, true, 'Error class name or SQLSTATE; never a message.'),
   tag(`${LOG}.operation_latency_ms`, ALL, true, 'Latency of the connect or statement.'),
 ]);

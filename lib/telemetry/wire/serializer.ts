@@ -1,7 +1,7 @@
 import { OPERATION_TYPES as ALL_OPERATION_TYPES, TelemetryLog, TelemetryLogKind } from '../types';
 import { isExportAllowed } from './exportAllowList';
 import { isSafeErrorName, UNKNOWN_ERROR } from '../errorNames';
-import { MEASURED_STATEMENT_FIELDS } from '../statementFields';
+import { UPLOADED_STATEMENT_FIELDS } from '../statementFields';
 import { bool, int, int32, oneOf, WireRead } from './values';
 
 /**
@@ -271,7 +271,7 @@ function place(nodes: WriterNode[], path: readonly string[], leaf: FieldNode): v
   place(next.children, path.slice(1), leaf);
 }
 
-for (const [property, measured] of Object.entries(MEASURED_STATEMENT_FIELDS)) {
+for (const [property, measured] of UPLOADED_STATEMENT_FIELDS) {
   const path = ['entry', 'sql_driver_log', 'sql_operation', ...measured.wire.split('.')];
   place(WIRE_LAYOUT, path, {
     key: path[path.length - 1],

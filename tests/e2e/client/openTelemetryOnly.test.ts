@@ -31,7 +31,8 @@ describe('client e2e: OpenTelemetry output has its own switch', () => {
     await emulator.close();
   });
 
-  const statementSpans = () => spans.getFinishedSpans().filter((span) => span.name.startsWith('dbsql'));
+  const statementSpans = () =>
+    spans.getFinishedSpans().filter((span) => span.attributes['databricks.statement.id'] !== undefined);
 
   it('with the upload off: a span per statement, and no feature-flag or telemetry request at all', async () => {
     client = await connectClient(emulator, { options: { telemetryEnabled: false, telemetryOpenTelemetry: true } });
@@ -41,10 +42,8 @@ describe('client e2e: OpenTelemetry output has its own switch', () => {
     await session.close();
     await client.close();
     client = undefined;
-    expect(statementSpans().map((span) => span.name)).to.deep.equal([
-      'dbsql EXECUTE_STATEMENT',
-      'dbsql EXECUTE_STATEMENT',
-    ]);
+    expect(statementSpans().map((span) => span.name)).to.deep.equal(['EXECUTE_STATEMENT', 'EXECUTE_STATEMENT']);
+    expect(spans.getFinishedSpans().map((span) => span.name)).to.include.members(['CONNECT', 'CREATE_SESSION']);
     const counts = emulator.requestCounts();
     expect(counts.featureFlags).to.equal(0);
     expect(counts.telemetryExt + counts.telemetryUnauth).to.equal(0);

@@ -7,6 +7,7 @@ import {
   MEASURED_STATEMENT_FIELD_NAMES,
   MEASURED_STATEMENT_FIELDS,
   MeasuredStatementFields,
+  UPLOADED_STATEMENT_FIELDS,
 } from '../../../lib/telemetry/statementFields';
 import { EXPORT_ALLOW_LIST } from '../../../lib/telemetry/wire/exportAllowList';
 import { serializeProtoLog } from '../../../lib/telemetry/wire/serializer';
@@ -23,6 +24,7 @@ const MEASURED: Required<MeasuredStatementFields> = {
   resultConsumptionLatencyMs: 50,
   pollCount: 6,
   pollLatencyMs: 70,
+  rowsReturned: 80,
 };
 
 /** Walks `wire` (dotted) inside a parsed object. */
@@ -31,9 +33,8 @@ function at(value: unknown, wire: string): unknown {
 }
 
 describe('statementFields: one definition per measured statement field', () => {
-  it('puts every field on the export allow-list, for statement logs only, never unauthenticated', () => {
-    for (const name of MEASURED_STATEMENT_FIELD_NAMES) {
-      const { wire, description } = MEASURED_STATEMENT_FIELDS[name];
+  it('puts every uploaded field on the export allow-list, for statement logs only, never unauthenticated', () => {
+    for (const [name, { wire, description }] of UPLOADED_STATEMENT_FIELDS) {
       const tag = EXPORT_ALLOW_LIST.find((entry) => entry.path === `${OP}.${wire}`);
       expect(tag, name).to.deep.include({ kinds: ['statement'], unauthenticated: false, description });
     }
@@ -47,9 +48,23 @@ describe('statementFields: one definition per measured statement field', () => {
       statement: { ...MEASURED, chunksIterated: 3, chunkSumLatencyMs: 9, bytesDownloaded: 10 },
     };
     const sent = JSON.parse(JSON.parse(serializeProtoLog(log, 'ua', false) as string));
-    for (const name of MEASURED_STATEMENT_FIELD_NAMES) {
-      expect(at(sent, `${OP}.${MEASURED_STATEMENT_FIELDS[name].wire}`), name).to.equal(MEASURED[name]);
+    for (const [name, { wire }] of UPLOADED_STATEMENT_FIELDS) {
+      expect(at(sent, `${OP}.${wire}`), name).to.equal(MEASURED[name as keyof typeof MEASURED]);
     }
+  });
+
+  it('uploads every field with a wire path, and a field without one never', () => {
+    const uploaded = UPLOADED_STATEMENT_FIELDS.map(([name]) => name);
+    const withWire = MEASURED_STATEMENT_FIELD_NAMES.filter((name) => MEASURED_STATEMENT_FIELDS[name].wire !== undefined);
+    expect(uploaded).to.deep.equal(withWire);
+    expect(uploaded).to.not.include('rowsReturned');
+    const log: TelemetryLog = {
+      kind: 'statement',
+      eventId: '9b2f6c1e-4a57-4c1e-9d8e-2b1f0c7a6d55',
+      timestamp: 1,
+      statement: { ...MEASURED, rowsReturned: 123456789, chunksIterated: 0, chunkSumLatencyMs: 0, bytesDownloaded: 0 },
+    };
+    expect(serializeProtoLog(log, 'ua', false)).to.not.include('123456789');
   });
 
   it('copies every field as it is, and nothing else', () => {
