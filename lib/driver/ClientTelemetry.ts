@@ -59,9 +59,14 @@ export default class ClientTelemetry {
   /** Set by `connect()` when the connection's statements go to OpenTelemetry. */
   private output?: OpenTelemetryOutput;
 
+  /** `server.address` and `server.port` of the connection, for the session spans. */
+  private server: Record<string, string | number> = {};
+
+  /** `driverReportsEvents`: the client's driver calls its telemetry hook points (from 1.15). */
   constructor(
     private readonly client: DriverClient,
     private readonly provider: TelemetryClientProvider,
+    private readonly driverReportsEvents: boolean = DRIVER_REPORTS_EVENTS,
   ) {}
 
   /** What the driver's telemetry hook points report to; undefined while nothing is observed. */
@@ -81,10 +86,11 @@ export default class ClientTelemetry {
   ): Promise<T> {
     await this.stop();
     this.output = output;
+    this.server = serverAttributes(options);
     const result =
       output === undefined
         ? await driverConnect()
-        : await output.traceCall(this, 'CONNECT', serverAttributes(options), driverConnect, errorType);
+        : await output.traceCall(this, 'CONNECT', this.server, driverConnect, errorType);
     try {
       await this.start(options, config);
     } catch (error) {
@@ -109,7 +115,7 @@ export default class ClientTelemetry {
       session =
         output === undefined
           ? await driverOpenSession()
-          : await output.traceCall(this, 'CREATE_SESSION', {}, driverOpenSession, errorType);
+          : await output.traceCall(this, 'CREATE_SESSION', this.server, driverOpenSession, errorType);
     } catch (error) {
       connection.sessionOpenFailed(error);
       throw error;
@@ -120,7 +126,9 @@ export default class ClientTelemetry {
     try {
       return connection.sessionOpened(session, calledAt, request?.initialCatalog, request?.initialSchema);
     } catch (error) {
-      this.client.getLogger().log(LogLevel.debug, `Telemetry: could not observe the session: ${(error as Error)?.message}`);
+      this.client
+        .getLogger()
+        .log(LogLevel.debug, `Telemetry: could not observe the session: ${(error as Error)?.message}`);
       return session;
     }
   }
@@ -162,7 +170,7 @@ export default class ClientTelemetry {
       authType: getAuthType(connectOptions),
       connectionParams: getConnectionParameters(connectOptions, this.client.getConfig()),
       provider: this.provider,
-      driverReportsEvents: DRIVER_REPORTS_EVENTS,
+      driverReportsEvents: this.driverReportsEvents,
       openTelemetry: this.output,
       target: {
         host: normalizeHost(options.host),

@@ -327,11 +327,11 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
 
   sessionClosed(sessionId: string): void {
     this.sessionCalls.forget(sessionId);
-    this.bridge?.sessionClosed(sessionId);
     const now = Date.now();
     this.observer.completeSession(sessionId, now);
     // The aggregator reports what the session left open: it must see the held events first.
     this.events.deliver();
+    this.bridge?.sessionClosed(sessionId);
     this.aggregator?.completeSession(sessionId);
   }
 

@@ -122,7 +122,9 @@ export default class OpenTelemetryBridge {
       this.statements.set(id, { span, attributes, chunksIterated: 0 });
       const { requestHook } = this.output.options;
       if (requestHook !== undefined) {
-        this.guard('requestHook', () => requestHook(span, { statementId: id, sessionId: guid(event.sessionId), operation }));
+        this.guard('requestHook', () =>
+          requestHook(span, { statementId: id, sessionId: guid(event.sessionId), operation }),
+        );
       }
     });
   };
@@ -138,7 +140,11 @@ export default class OpenTelemetryBridge {
       put(attributes, 'databricks.chunk.index', count(event.chunkIndex));
       put(attributes, 'databricks.chunk.bytes', count(event.bytes));
       put(attributes, 'databricks.chunk.download_ms', count(event.latencyMs));
-      put(attributes, 'databricks.chunk.compressed', typeof event.compressed === 'boolean' ? event.compressed : undefined);
+      put(
+        attributes,
+        'databricks.chunk.compressed',
+        typeof event.compressed === 'boolean' ? event.compressed : undefined,
+      );
       statement.span.addEvent('databricks.cloudfetch.chunk', attributes, time(event.timestamp));
     });
   };
