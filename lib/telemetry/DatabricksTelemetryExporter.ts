@@ -5,12 +5,13 @@ import FeatureFlagCache from './FeatureFlagCache';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import ITelemetryExporter from './contracts/ITelemetryExporter';
 import TelemetryTarget from './contracts/TelemetryTarget';
-import TelemetryHttpError from './errors/TelemetryHttpError';
-import httpRequest, { HttpResponse, namedError } from './httpRequest';
-import { TelemetryConfiguration, TelemetryLog } from './types';
+import { UploadBatch, UploadResult } from './contracts/ITelemetryTransport';
+import BreakerGuard from './export/BreakerGuard';
+import HttpTransport from './export/HttpTransport';
+import RetryingTransport from './export/RetryingTransport';
+import { TelemetryLog } from './types';
 import { serializeProtoLog, uploadBody } from './wire/serializer';
 import debugLog from './debugLog';
-import { withDeadline } from './deadline';
 
 export interface TelemetryExporterStats {
   /** HTTP attempts made. */
@@ -21,16 +22,6 @@ export interface TelemetryExporterStats {
   logsDropped: number;
   /** Uploads the server accepted only in part. */
   partialRejections: number;
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in milliseconds capped at `maxMs`; undefined if absent or unreadable. */
-function retryAfterMs(response: HttpResponse, maxMs: number): number | undefined {
-  const value = response.header('retry-after')?.trim();
-  if (!value) {
-    return undefined;
-  }
-  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
-  return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), maxMs);
 }
 
 function isMarkedUnauthenticated(log: TelemetryLog): boolean {
@@ -44,20 +35,20 @@ function isMarkedUnauthenticated(log: TelemetryLog): boolean {
 /**
  * Sends finished logs to the workspace's telemetry endpoint: signed-in logs to `/telemetry-ext`
  * with the connection's own headers, the rest to `/telemetry-unauth` with no credentials at all.
- * Each HTTP attempt takes a permit from the host's circuit breaker and settles it with the outcome,
- * so a dead endpoint sees at most `circuitBreakerThreshold` requests; a 401 or 403 counts against
- * this credential's own breaker instead of the host's. Retryable failures wait full-jitter
- * backoff or the server's `Retry-After`; terminal ones are not retried. A partial success is never
- * re-sent (we cannot know which logs the server kept; re-sending duplicates them). Never throws,
- * never rejects, logs only at debug level, and reports nothing about its own failures.
+ * Built in layers, as OpenTelemetry's exporters are: this class serializes through the allow-list,
+ * splits by endpoint and counts; `RetryingTransport` retries what is retryable with backoff or the
+ * server's `Retry-After`; `BreakerGuard` takes and settles the host's and the credential's circuit
+ * breaker permits; `HttpTransport` makes the request and turns its outcome into a typed result. A
+ * partial success is never re-sent (we cannot know which logs the server kept; re-sending
+ * duplicates them). Never throws, never rejects, logs only at debug level, and reports nothing
+ * about its own failures.
  *
  * With `auditFile` set, each log is appended to that file exactly as its JSON goes into `protoLogs`,
  * once, just before the batch's first HTTP request (what the breaker or shutdown stops from being
  * sent is not written; a retry writes nothing again), whatever the upload's outcome.
  */
 export default class DatabricksTelemetryExporter implements ITelemetryExporter {
-  private readonly stats: TelemetryExporterStats = {
-    requests: 0,
+  private readonly stats: Omit<TelemetryExporterStats, 'requests'> = {
     logsDelivered: 0,
     logsDropped: 0,
     partialRejections: 0,
@@ -67,13 +58,9 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
 
   private auditFile?: AuditFileWriter;
 
-  /**
-   * Counts only this credential's 401/403 answers, which say nothing about the host: other
-   * credentials keep uploading through the host's breaker, while a refused credential still backs
-   * off (at most `circuitBreakerThreshold` refused requests, then one trial per open period) instead
-   * of trying once per batch for as long as the connection lives.
-   */
-  private readonly credentialBreaker: CircuitBreaker;
+  private readonly http: HttpTransport;
+
+  private readonly transport: RetryingTransport;
 
   constructor(
     private readonly context: ITelemetryContext,
@@ -81,7 +68,14 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
     /** The host's breaker, shared by every credential on the host. */
     private readonly circuitBreaker: CircuitBreaker,
   ) {
-    this.credentialBreaker = new CircuitBreaker(context, `${target.host}:${target.port} credential`);
+    const { signal } = this.shutdownController;
+    this.http = new HttpTransport(context, target, signal);
+    const credentialBreaker = new CircuitBreaker(context, `${target.host}:${target.port} credential`);
+    this.transport = new RetryingTransport(
+      context,
+      new BreakerGuard(this.http, circuitBreaker, credentialBreaker),
+      signal,
+    );
   }
 
   async export(logs: TelemetryLog[]): Promise<void> {
@@ -118,10 +112,10 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
         }
       }
       if (signedIn.length > 0) {
-        await this.send(signedIn, false, config);
+        await this.send(signedIn, false);
       }
       if (unauthenticated.length > 0) {
-        await this.send(unauthenticated, true, config);
+        await this.send(unauthenticated, true);
       }
     } catch (error) {
       this.debug(`telemetry export failed: ${ExceptionClassifier.safeErrorName(error)}`);
@@ -138,134 +132,39 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
   }
 
   getStats(): TelemetryExporterStats {
-    return { ...this.stats };
+    return { requests: this.http.requests, ...this.stats };
   }
 
-  private async send(protoLogs: string[], unauthenticated: boolean, config: TelemetryConfiguration): Promise<void> {
-    const count = protoLogs.length;
-    const url = `https://${this.target.host}:${this.target.port}/${unauthenticated ? 'telemetry-unauth' : 'telemetry-ext'}`;
-    const body = uploadBody(protoLogs, Date.now());
-    const attempts = 1 + config.maxRetries;
-
-    for (let attempt = 0; attempt < attempts; attempt += 1) {
-      if (this.isShutdown()) {
-        return this.drop(count, 'shut down');
-      }
-      const hostPermit = this.circuitBreaker.tryAcquire();
-      if (!hostPermit) {
-        return this.drop(count, 'circuit breaker open');
-      }
-      // No credential goes to /telemetry-unauth, so its own breaker does not guard it.
-      const credentialPermit = unauthenticated ? undefined : this.credentialBreaker.tryAcquire();
-      let failure: unknown;
-      try {
-        if (!unauthenticated && !credentialPermit) {
-          return this.drop(count, 'credential refused by the server; paused');
-        }
-        let headers: Record<string, string>;
-        try {
-          headers = await this.headers(unauthenticated, config);
-        } catch {
-          // No failure is reported anywhere but here: telemetry about auth failures of telemetry could recurse.
-          return this.drop(count, 'authentication headers unavailable');
-        }
-
-        if (attempt === 0) {
-          this.auditFile?.write(protoLogs);
-        }
-        try {
-          this.stats.requests += 1;
-          const response = await this.untilShutdown(
-            httpRequest(this.context, {
-              method: 'POST',
-              url,
-              headers,
-              body,
-              timeoutMs: config.requestTimeoutMs,
-              signal: this.shutdownController.signal,
-            }),
-            config.requestTimeoutMs,
-          );
-          if (response.status >= 200 && response.status < 300) {
-            hostPermit.onSuccess();
-            credentialPermit?.onSuccess();
-            this.accepted(response, count);
-            return;
+  private async send(protoLogs: string[], unauthenticated: boolean): Promise<void> {
+    const { auditFile } = this;
+    const batch: UploadBatch = {
+      count: protoLogs.length,
+      body: uploadBody(protoLogs, Date.now()),
+      unauthenticated,
+      onSending: auditFile
+        ? (attempt) => {
+            if (attempt === 0) {
+              auditFile.write(protoLogs);
+            }
           }
-          failure = new TelemetryHttpError(response.status, retryAfterMs(response, config.retryAfterMaxMs));
-        } catch (error) {
-          failure = error;
-        }
-        if (this.isShutdown()) {
-          // Cut by our own shutdown: says nothing about the endpoint.
-          return this.drop(count, 'shut down');
-        }
-        if (credentialPermit && ExceptionClassifier.isAuthFailure(failure)) {
-          credentialPermit.onFailure();
-        } else {
-          hostPermit.onFailure();
-        }
-      } finally {
-        // Whatever ended the attempt without a verdict frees a half-open trial; a settled permit ignores this.
-        hostPermit.onAbandon();
-        credentialPermit?.onAbandon();
-      }
-
-      const name = ExceptionClassifier.safeErrorName(failure);
-      if (!ExceptionClassifier.isRetryable(failure)) {
-        return this.drop(count, `not retryable (${name}${statusOf(failure)})`);
-      }
-      if (attempt + 1 >= attempts) {
-        return this.drop(count, `retries exhausted (${name}${statusOf(failure)})`);
-      }
-      const delay =
-        failure instanceof TelemetryHttpError && failure.retryAfterMs !== undefined
-          ? failure.retryAfterMs
-          : Math.random() * Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** attempt);
-      this.debug(
-        `telemetry export: attempt ${attempt + 1} failed (${name}${statusOf(failure)}), retrying in ${Math.round(delay)} ms`,
-      );
-      await this.sleep(delay);
-    }
-    // Only an invalid maxRetries (negative, NaN) leaves the loop without an outcome.
-    return this.drop(count, 'no attempt allowed');
+        : undefined,
+    };
+    this.settle(await this.transport.send(batch), batch.count);
   }
 
-  private async headers(unauthenticated: boolean, config: TelemetryConfiguration): Promise<Record<string, string>> {
-    const headers: Record<string, string> = {};
-    if (!unauthenticated) {
-      // Whatever the connection's auth produces (bearer, custom headers): no Authorization header is required.
-      const auth = await this.untilShutdown(Promise.resolve(this.target.getAuthHeaders()), config.requestTimeoutMs);
-      for (const [name, value] of Object.entries(typeof auth === 'object' && auth !== null ? auth : {})) {
-        if (typeof value === 'string') {
-          headers[name] = value;
-        }
-      }
-      // The org id ties a log to a workspace, which the unauthenticated endpoint must never learn.
-      if (this.target.orgId) {
-        headers['x-databricks-org-id'] = this.target.orgId;
-      }
+  /** Counts what the upload came to: what a 2xx response says the server kept, or the batch dropped. */
+  private settle(result: UploadResult, count: number): void {
+    if (result.outcome !== 'success') {
+      this.stats.logsDropped += count;
+      this.debug(`telemetry export: dropped ${count} logs: ${result.reason}`);
+      return;
     }
-    headers['Content-Type'] = 'application/json';
-    headers.Accept = 'application/json';
-    headers['User-Agent'] = this.target.userAgent;
-    return headers;
-  }
-
-  /** Counts what a 2xx response says the server kept. */
-  private accepted(response: HttpResponse, count: number): void {
-    let kept: unknown;
-    try {
-      kept = (JSON.parse(response.body) as { numProtoSuccess?: unknown })?.numProtoSuccess;
-    } catch {
-      kept = undefined;
-    }
-    if (typeof kept !== 'number' || !Number.isInteger(kept) || kept < 0) {
+    if (result.kept === undefined) {
       this.stats.logsDelivered += count;
       this.debug('telemetry export: unreadable success response; counting the batch as delivered');
       return;
     }
-    const delivered = Math.min(kept, count);
+    const delivered = Math.min(result.kept, count);
     this.stats.logsDelivered += delivered;
     if (delivered < count) {
       this.stats.partialRejections += 1;
@@ -274,34 +173,6 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
     }
   }
 
-  private drop(count: number, reason: string): void {
-    this.stats.logsDropped += count;
-    this.debug(`telemetry export: dropped ${count} logs: ${reason}`);
-  }
-
-  /** Settles with `promise`, or rejects on shutdown or after `timeoutMs`, whichever comes first. */
-  private untilShutdown<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-    return withDeadline(
-      promise,
-      timeoutMs,
-      () => {
-        throw namedError('TimeoutError', 'telemetry request timed out');
-      },
-      {
-        signal: this.shutdownController.signal,
-        onAbort: () => {
-          throw namedError('AbortError', 'telemetry exporter shut down');
-        },
-      },
-    );
-  }
-
-  /** A backoff wait that never keeps the process alive and ends at once on shutdown. */
-  private sleep(ms: number): Promise<void> {
-    return withDeadline(new Promise<void>(() => undefined), ms, () => undefined, {
-      signal: this.shutdownController.signal,
-    });
-  }
   private isShutdown(): boolean {
     return this.shutdownController.signal.aborted;
   }
@@ -309,8 +180,4 @@ export default class DatabricksTelemetryExporter implements ITelemetryExporter {
   private debug(message: string): void {
     debugLog(this.context, message);
   }
-}
-
-function statusOf(error: unknown): string {
-  return error instanceof TelemetryHttpError ? ` HTTP ${error.statusCode}` : '';
 }
