@@ -20,8 +20,8 @@ export default interface OperationObservation {
   readyAt?: number;
   /** When the last result page or chunk arrived. */
   lastResultAt?: number;
-  /** Rows the server returned in result pages so far. */
-  rowsReturned: number;
+  /** Rows the server returned in result pages so far; undefined until the first page. */
+  rowsReturned?: number;
   /** The server reported a final state (finished, failed, cancelled, closed). */
   settled: boolean;
 }

@@ -583,7 +583,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       isCompressed: undefined,
       readyAt: undefined,
       lastResultAt: undefined,
-      rowsReturned: 0,
+      rowsReturned: undefined,
     };
     this.operations.set(statementId, observation);
     this.byHandle.set(handle, observation);
@@ -674,7 +674,7 @@ export default class ThriftClientObserver implements RetryReceiver {
         observation.chunksPresent += 1;
       }
     }
-    observation.rowsReturned += rowsOf(results);
+    observation.rowsReturned = (observation.rowsReturned ?? 0) + rowsOf(results);
   }
 
   private emitStatementError(observation: OperationObservation, sqlState: unknown, fallback: string): void {
@@ -697,13 +697,12 @@ function rowsOf(results: ThriftStruct): number {
   if (!results) {
     return 0;
   }
-  const batches = Array.isArray(results.arrowBatches) ? results.arrowBatches : results.resultLinks;
-  if (Array.isArray(batches)) {
-    let rows = 0;
-    for (const batch of batches) {
-      rows += countOf(batch?.rowCount);
-    }
-    return rows;
+  const { arrowBatches, resultLinks } = results;
+  if (
+    (Array.isArray(arrowBatches) && arrowBatches.length > 0) ||
+    (Array.isArray(resultLinks) && resultLinks.length > 0)
+  ) {
+    return rowCounts(arrowBatches) + rowCounts(resultLinks);
   }
   const column = Array.isArray(results.columns) ? results.columns[0] : undefined;
   if (column) {
@@ -715,6 +714,17 @@ function rowsOf(results: ThriftStruct): number {
     }
   }
   return 0;
+}
+
+/** The rows that Arrow batches or result links say they hold. */
+function rowCounts(entries: unknown): number {
+  let rows = 0;
+  if (Array.isArray(entries)) {
+    for (const entry of entries) {
+      rows += countOf(entry?.rowCount);
+    }
+  }
+  return rows;
 }
 
 /** A Thrift i64 (a number, or an Int64 object whose value is a number) as a count; else 0. */

@@ -153,17 +153,22 @@ export default class OpenTelemetryOutput {
     error?: unknown,
     errorType?: (error: unknown) => string,
   ): void {
+    if (span === undefined) {
+      return;
+    }
     try {
-      if (span === undefined) {
-        return;
-      }
       if (errorType !== undefined) {
-        span.setAttribute('error.type', errorType(error));
         span.setStatus({ code: this.api.SpanStatusCode.ERROR });
+        span.setAttribute('error.type', errorType(error));
       }
-      span.end();
     } catch (failure) {
-      debugLog(context, `telemetry: OpenTelemetry span end failed: ${(failure as Error)?.name}`);
+      debugLog(context, `telemetry: OpenTelemetry span outcome failed: ${(failure as Error)?.name}`);
+    } finally {
+      try {
+        span.end();
+      } catch (failure) {
+        debugLog(context, `telemetry: OpenTelemetry span end failed: ${(failure as Error)?.name}`);
+      }
     }
   }
 }

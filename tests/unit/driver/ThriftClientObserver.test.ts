@@ -369,6 +369,7 @@ describe('ThriftClientObserver', () => {
           resultReadyLatencyMs: 25,
           resultConsumptionLatencyMs: 0,
           retryCount: 0,
+          rowsReturned: 20,
         },
       ]);
     });
@@ -928,6 +929,254 @@ describe('ThriftClientObserver', () => {
     it('isRunning is false for unknown statements', () => {
       expect(observer.isRunning(OP_ID)).to.equal(false);
       expect(observer.isRunning('')).to.equal(false);
+    });
+  });
+
+  describe('rows returned', () => {
+    /** A Thrift i64 as the driver decodes it: an object whose value is the number. */
+    class Int64Like {
+      constructor(private readonly value: number) {}
+
+      valueOf(): number {
+        return this.value;
+      }
+    }
+
+    function fetch(results: unknown, op = OP): Promise<Delivered> {
+      client.reply('FetchResults', { response: { status: OK_STATUS, hasMoreRows: false, results } });
+      return rpc('FetchResults', { operationHandle: operationHandle(op) });
+    }
+
+    function rowsReturned(op = OP): unknown {
+      observer.completeStatement(uuidOf(op), Date.now());
+      return completes().find((event) => event.statementId === uuidOf(op))?.rowsReturned;
+    }
+
+    it('counts the values of the first column of each columnar page, direct results included', async () => {
+      await execute(
+        started(OP, {
+          directResults: {
+            resultSet: {
+              status: OK_STATUS,
+              results: {
+                startRowOffset: 0,
+                rows: [],
+                columns: [{ i32Val: { values: [1, 2, 3], nulls: Buffer.alloc(1) } }, { stringVal: { values: [] } }],
+              },
+            },
+          },
+        }),
+      );
+      // A decoded TColumn has every field, unset ones null, before the one that holds the values.
+      await fetch({
+        columns: [
+          {
+            boolVal: null,
+            byteVal: null,
+            i16Val: null,
+            i32Val: null,
+            i64Val: { values: [new Int64Like(1), new Int64Like(2)], nulls: Buffer.alloc(1) },
+          },
+        ],
+      });
+      await fetch({ columns: [{ stringVal: { values: [], nulls: Buffer.alloc(0) } }] });
+      expect(rowsReturned()).to.equal(5);
+    });
+
+    it('sums the rowCount of Arrow batches, numbers or Int64 objects', async () => {
+      await execute(
+        started(OP, {
+          directResults: {
+            resultSet: {
+              results: { arrowBatches: [{ batch: Buffer.alloc(8), rowCount: new Int64Like(1000) }] },
+            },
+          },
+        }),
+      );
+      await fetch({
+        arrowBatches: [
+          { batch: Buffer.alloc(8), rowCount: new Int64Like(24) },
+          { batch: Buffer.alloc(8), rowCount: 6 },
+        ],
+      });
+      await fetch({ arrowBatches: [] });
+      expect(rowsReturned()).to.equal(1030);
+    });
+
+    it('sums the rowCount of CloudFetch links over every page', async () => {
+      await execute(
+        started(OP, {
+          directResults: {
+            resultSet: {
+              results: { resultLinks: [{ fileLink: 'http://h/0', startRowOffset: 0, rowCount: new Int64Like(500) }] },
+            },
+          },
+        }),
+      );
+      await fetch({
+        resultLinks: [
+          { fileLink: 'http://h/1', startRowOffset: 500, rowCount: 250 },
+          { fileLink: 'http://h/2', startRowOffset: 750, rowCount: new Int64Like(250) },
+        ],
+      });
+      expect(rowsReturned()).to.equal(1000);
+    });
+
+    it('counts rows per statement', async () => {
+      const other = makeGuid(11);
+      await execute(started());
+      await execute(started(other));
+      await fetch({ arrowBatches: [{ rowCount: 3 }] });
+      await fetch({ arrowBatches: [{ rowCount: 40 }] }, other);
+      await fetch({ arrowBatches: [{ rowCount: 4 }] });
+      expect(rowsReturned()).to.equal(7);
+      expect(rowsReturned(other)).to.equal(40);
+    });
+
+    it('is unset for a statement whose results were never fetched', async () => {
+      await execute(started());
+      expect(rowsReturned()).to.equal(undefined);
+    });
+
+    it('does not count a page whose response reports an error', async () => {
+      await execute(started());
+      client.reply('FetchResults', {
+        response: {
+          status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: '42000' },
+          results: { arrowBatches: [{ rowCount: 99 }] },
+        },
+      });
+      await rpc('FetchResults', { operationHandle: operationHandle(OP) });
+      client.reply('FetchResults', { error: new Error('socket hang up') });
+      await rpc('FetchResults', { operationHandle: operationHandle(OP) });
+      expect(rowsReturned()).to.equal(undefined);
+    });
+
+    const malformed: Array<[string, unknown]> = [
+      ['null results', null],
+      ['string results', 'rows'],
+      ['a number', 12],
+      ['no known field', { rows: [{}, {}] }],
+      ['non-array columns', { columns: { i32Val: { values: [1, 2] } } }],
+      ['empty columns', { columns: [] }],
+      ['a null column', { columns: [null, { i32Val: { values: [1] } }] }],
+      ['a column without values', { columns: [{ i32Val: null, stringVal: {} }] }],
+      ['non-array values', { columns: [{ i32Val: { values: 'abc' } }] }],
+      [
+        'bad Arrow row counts',
+        {
+          arrowBatches: [
+            null,
+            7,
+            {},
+            { rowCount: -3 },
+            { rowCount: 1.5 },
+            { rowCount: Number.NaN },
+            { rowCount: Number.POSITIVE_INFINITY },
+            { rowCount: 2 ** 60 },
+            { rowCount: new Int64Like(-5) },
+            { rowCount: 'many' },
+            { rowCount: {} },
+            { rowCount: null },
+          ],
+        },
+      ],
+      ['bad link row counts', { resultLinks: [null, { fileLink: 'http://h/x' }, { rowCount: -1 }] }],
+      ['non-array batches and links', { arrowBatches: 'x', resultLinks: { rowCount: 5 } }],
+    ];
+    for (const [label, results] of malformed) {
+      it(`counts 0 for ${label}, and never throws`, async () => {
+        await execute(started());
+        const delivered = await fetch(results);
+        expect(delivered.count).to.equal(1);
+        expect(rowsReturned()).to.equal(0);
+        expect(context.logger.aboveDebug()).to.deep.equal([]);
+      });
+    }
+
+    it('keeps counting the good pages around a malformed one', async () => {
+      await execute(started());
+      await fetch({ arrowBatches: [{ rowCount: 2 }, { rowCount: -9 }, null] });
+      await fetch({ columns: 'broken' });
+      await fetch({ columns: [{ doubleVal: { values: [0.5, 1.5, 2.5] } }] });
+      expect(rowsReturned()).to.equal(5);
+    });
+  });
+
+  describe('query text', () => {
+    const TEXT = "SELECT * FROM t WHERE email = 'alice@example.com'";
+
+    function capturing(capture: boolean | undefined): ThriftClientObserver {
+      const created =
+        capture === undefined
+          ? new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false)
+          : new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false, capture);
+      created.observeClient(client);
+      return created;
+    }
+
+    function starts() {
+      return eventsOf(events, TelemetryEventType.STATEMENT_START);
+    }
+
+    async function executeText(statement: unknown, op = OP): Promise<void> {
+      client.reply('ExecuteStatement', { response: started(op) });
+      await rpc('ExecuteStatement', { sessionHandle: sessionHandle(SESSION), statement });
+    }
+
+    it('is never on the start event by default', async () => {
+      await executeText(TEXT);
+      capturing(undefined);
+      await executeText(TEXT, makeGuid(11));
+      capturing(false);
+      await executeText(TEXT, makeGuid(12));
+      expect(starts()).to.have.length(3);
+      for (const start of starts()) {
+        expect(start.queryText).to.equal(undefined);
+      }
+      expect(JSON.stringify(events)).not.to.include('alice');
+    });
+
+    it("is the ExecuteStatement request's statement when the 5th argument is true", async () => {
+      capturing(true);
+      await executeText(TEXT);
+      expect(starts().map(compact)).to.deep.equal([
+        {
+          eventType: TelemetryEventType.STATEMENT_START,
+          timestamp: T0,
+          statementId: OP_ID,
+          sessionId: SESSION_ID,
+          statementType: 'QUERY',
+          operationType: 'EXECUTE_STATEMENT',
+          queryText: TEXT,
+        },
+      ]);
+    });
+
+    it('is absent for metadata operations and for a statement that is not a string', async () => {
+      capturing(true);
+      client.reply('GetTables', { response: started(makeGuid(11)) });
+      await rpc('GetTables', { sessionHandle: sessionHandle(SESSION), tableName: 'secrets' });
+      await executeText(Buffer.from(TEXT), makeGuid(12));
+      await executeText(undefined, makeGuid(13));
+      expect(starts()).to.have.length(3);
+      for (const start of starts()) {
+        expect(start.queryText).to.equal(undefined);
+      }
+    });
+
+    it('is never on the complete or error events', async () => {
+      const created = capturing(true);
+      await executeText(TEXT);
+      await poll(TOperationState.ERROR_STATE, 1, { sqlState: '42P01' });
+      created.completeStatement(OP_ID, Date.now());
+      expect(starts()[0].queryText).to.equal(TEXT);
+      const rest = events.filter((event) => event.eventType !== TelemetryEventType.STATEMENT_START);
+      expect(rest.map((event) => event.eventType)).to.include.members([
+        TelemetryEventType.ERROR,
+        TelemetryEventType.STATEMENT_COMPLETE,
+      ]);
+      expect(JSON.stringify(rest)).not.to.include('alice');
     });
   });
 
