@@ -55,7 +55,9 @@ describe('statementFields: one definition per measured statement field', () => {
 
   it('uploads every field with a wire path, and a field without one never', () => {
     const uploaded = UPLOADED_STATEMENT_FIELDS.map(([name]) => name);
-    const withWire = MEASURED_STATEMENT_FIELD_NAMES.filter((name) => MEASURED_STATEMENT_FIELDS[name].wire !== undefined);
+    const withWire = MEASURED_STATEMENT_FIELD_NAMES.filter(
+      (name) => MEASURED_STATEMENT_FIELDS[name].wire !== undefined,
+    );
     expect(uploaded).to.deep.equal(withWire);
     expect(uploaded).to.not.include('rowsReturned');
     const log: TelemetryLog = {
