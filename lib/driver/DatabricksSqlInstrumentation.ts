@@ -71,6 +71,8 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
 
   private output?: OpenTelemetryOutput;
 
+  private meterProvider?: api.MeterProvider;
+
   private readonly constructed: boolean;
 
   constructor(config: DatabricksSqlInstrumentationConfig = {}) {
@@ -131,8 +133,13 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
     this.output = undefined;
   }
 
-  protected _updateMetricInstruments(): void {
-    this.output = undefined;
+  /**
+   * The output records to this provider; the API's no-op provider (what registering before the
+   * application set up its own hands over) means the global one, looked up at each recording.
+   */
+  setMeterProvider(meterProvider: api.MeterProvider): void {
+    super.setMeterProvider(meterProvider);
+    this.meterProvider = meterProvider;
   }
 
   /**
@@ -182,7 +189,18 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
   private getOutput(): OpenTelemetryOutput {
     if (this.output === undefined) {
       const { queryText, requestHook, responseHook } = this.getConfig();
-      this.output = new OpenTelemetryOutput(api, this.tracer, this.meter, { queryText, requestHook, responseHook });
+      this.output = new OpenTelemetryOutput(
+        api,
+        this.tracer,
+        () => {
+          const provider = this.meterProvider;
+          return provider === undefined || provider.constructor?.name === 'NoopMeterProvider'
+            ? api.metrics.getMeterProvider()
+            : provider;
+        },
+        { queryText, requestHook, responseHook },
+        VERSION,
+      );
     }
     return this.output;
   }

@@ -119,6 +119,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       () => this.watchDownloads(),
       options.driverReportsEvents,
       options.openTelemetry?.options.queryText === true,
+      options.openTelemetry && (() => options.openTelemetry?.api.context.active()),
     );
     this.receiver = new DriverEventReceiver(this);
     this.sessionCalls = new SessionCallWatch(this.observer, this.events);

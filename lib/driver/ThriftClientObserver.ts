@@ -41,6 +41,7 @@ type RpcReader = (
   response: ThriftStruct,
   startedAt: number,
   now: number,
+  parent: unknown,
 ) => void;
 
 /** Where the observer's events go, and its reading waits, in one order. */
@@ -61,6 +62,8 @@ interface RpcOutcome {
   now: number;
   /** The call's Thrift sequence id, which names it in a retried request. */
   seqid: unknown;
+  /** For an operation's start: the application's OpenTelemetry context when it was sent. */
+  parent: unknown;
 }
 
 /** One chunk the driver downloaded: `time` is when the download ended. */
@@ -144,6 +147,11 @@ export default class ThriftClientObserver implements RetryReceiver {
     private readonly downloadsReported = false,
     /** Hand each statement's text to the OpenTelemetry output (the application opted in). */
     private readonly captureQueryText = false,
+    /**
+     * The application's OpenTelemetry context at the moment a call is made, for the output to
+     * parent the statement's span on; none when OpenTelemetry output is off.
+     */
+    private readonly activeContext?: () => unknown,
   ) {
     this.links = new CloudFetchLinkRegistry(
       events,
@@ -332,15 +340,26 @@ export default class ThriftClientObserver implements RetryReceiver {
    */
   private static observedRpc(name: string, original: Rpc, slot: ObserverSlot): Rpc {
     const read = ThriftClientObserver.readerOf(name);
+    const startsOperation = OPERATION_STARTING_RPCS[name] !== undefined;
     return function observed(this: unknown, request: unknown, callback?: Callback) {
       if (typeof callback !== 'function') {
         return original.call(this, request, callback);
       }
       const startedAt = Date.now();
+      const parent = startsOperation ? slot.observer.activeContext?.() : undefined;
       // eslint-disable-next-line prefer-const -- set once the call is numbered, after the callback capturing it exists
       let seqid: unknown;
       const sent = original.call(this, request, (error: unknown, response: unknown) => {
-        slot.observer.hold(name, read, request as ThriftStruct, error, response as ThriftStruct, startedAt, seqid);
+        slot.observer.hold(
+          name,
+          read,
+          request as ThriftStruct,
+          error,
+          response as ThriftStruct,
+          startedAt,
+          seqid,
+          parent,
+        );
         callback(error, response);
       });
       // The generated client numbers each call before sending it; its response comes later.
@@ -353,8 +372,8 @@ export default class ThriftClientObserver implements RetryReceiver {
   private static readerOf(name: string): RpcReader {
     const operationType = OPERATION_STARTING_RPCS[name];
     if (operationType !== undefined) {
-      return (observer, request, response, startedAt, now) =>
-        observer.observeOperationStart(operationType, request, response, startedAt, now);
+      return (observer, request, response, startedAt, now, parent) =>
+        observer.observeOperationStart(operationType, request, response, startedAt, now, parent);
     }
     switch (name) {
       case 'GetOperationStatus':
@@ -379,6 +398,7 @@ export default class ThriftClientObserver implements RetryReceiver {
     response: ThriftStruct,
     startedAt: number,
     seqid: unknown,
+    parent: unknown,
   ): void {
     // A call sent before the client was released answers after it: nothing is observed now.
     if (!this.clientObserved) {
@@ -395,6 +415,7 @@ export default class ThriftClientObserver implements RetryReceiver {
         startedAt,
         now: Date.now(),
         seqid,
+        parent,
       };
       if (!this.downloadsReported && error === null && announcesLinks(name, response)) {
         // A later page's links need its operation's start read first; a start needs nothing held
@@ -412,7 +433,7 @@ export default class ThriftClientObserver implements RetryReceiver {
   }
 
   /** Reads one RPC's outcome. Never throws. */
-  private observe({ name, read, request, error, response, startedAt, now, seqid }: RpcOutcome): void {
+  private observe({ name, read, request, error, response, startedAt, now, seqid, parent }: RpcOutcome): void {
     try {
       if (this.retriesBySeqid.size !== 0) {
         this.applyCallRetries(name, request, seqid);
@@ -420,7 +441,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       if (error !== null && error !== undefined) {
         this.observeFailure(request, error);
       } else if (response !== null && typeof response === 'object') {
-        read(this, request, response, startedAt, now);
+        read(this, request, response, startedAt, now, parent);
       }
       this.startRetries = 0;
     } catch (failure) {
@@ -552,6 +573,7 @@ export default class ThriftClientObserver implements RetryReceiver {
     response: ThriftStruct,
     startedAt: number,
     now: number,
+    parent: unknown,
   ): void {
     const sessionId = this.sessionIdOf(request?.sessionHandle?.sessionId?.guid);
     const handle = response.operationHandle;
@@ -594,6 +616,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       statementType: operationType === 'EXECUTE_STATEMENT' ? 'QUERY' : 'METADATA',
       operationType,
       queryText: this.captureQueryText && typeof request?.statement === 'string' ? request.statement : undefined,
+      parentContext: parent,
     });
     if (isErrorStatus(response.status)) {
       this.emitStatementError(observation, response.status.sqlState, 'StatusError');

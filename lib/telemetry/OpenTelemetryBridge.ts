@@ -1,4 +1,4 @@
-import type { Attributes, Span } from '@opentelemetry/api';
+import type { Attributes, Context, Span } from '@opentelemetry/api';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import type TelemetryEventEmitter from './TelemetryEventEmitter';
 import {
@@ -114,11 +114,14 @@ export default class OpenTelemetryBridge {
       put(spanAttributes, 'databricks.statement.id', id);
       put(spanAttributes, 'databricks.session.id', guid(event.sessionId));
       put(spanAttributes, 'databricks.statement.type', word(event.statementType));
-      const span = this.output.tracer.startSpan(operation ?? DB_SYSTEM_NAME, {
-        kind: this.output.api.SpanKind.CLIENT,
-        startTime: time(event.timestamp),
-        attributes: spanAttributes,
-      });
+      // Under the context the application had when it sent the statement: the span is delivered
+      // later, when whatever context is active then is not the statement's.
+      const parent = (event.parentContext as Context | undefined) ?? this.output.api.ROOT_CONTEXT;
+      const span = this.output.tracer.startSpan(
+        operation ?? DB_SYSTEM_NAME,
+        { kind: this.output.api.SpanKind.CLIENT, startTime: time(event.timestamp), attributes: spanAttributes },
+        parent,
+      );
       this.statements.set(id, { span, attributes, chunksIterated: 0 });
       const { requestHook } = this.output.options;
       if (requestHook !== undefined) {
@@ -199,11 +202,12 @@ export default class OpenTelemetryBridge {
       span.end(time(event.timestamp));
 
       const latencyMs = count(event.latencyMs);
+      const metrics = this.output.metrics();
       if (latencyMs !== undefined) {
-        this.output.duration.record(latencyMs / 1000, outcome);
+        metrics.duration.record(latencyMs / 1000, outcome);
       }
       if (rows !== undefined) {
-        this.output.returnedRows.record(rows, outcome);
+        metrics.returnedRows.record(rows, outcome);
       }
     });
   };

@@ -1,4 +1,4 @@
-import type { Attributes, Histogram, Meter, Span, Tracer } from '@opentelemetry/api';
+import type { Attributes, Histogram, MeterProvider, Span, Tracer } from '@opentelemetry/api';
 import ITelemetryContext from './contracts/ITelemetryContext';
 import debugLog from './debugLog';
 
@@ -59,37 +59,56 @@ export interface OpenTelemetryOutputOptions extends OpenTelemetryHooks {
   queryText?: boolean;
 }
 
+/** The conventions' instruments for database clients, from one meter provider. */
+export interface DatabaseClientInstruments {
+  duration: Histogram;
+  returnedRows: Histogram;
+}
+
 /**
  * The application's tracer and meter with the instruments the conventions define for database
- * clients. One per client (or per instrumentation): the per-connection bridges share it.
+ * clients. One per client (or per instrumentation): the per-connection bridges share it. The
+ * instruments follow the meter provider: the API has no proxy for meters, so an application that
+ * registers its provider after connecting would otherwise record nothing.
  */
 export default class OpenTelemetryOutput {
-  readonly duration: Histogram;
-
-  readonly returnedRows: Histogram;
+  private instruments?: DatabaseClientInstruments & { provider: MeterProvider };
 
   constructor(
     readonly api: OpenTelemetryApi,
     readonly tracer: Tracer,
-    meter: Meter,
+    private readonly meterProvider: () => MeterProvider,
     readonly options: OpenTelemetryOutputOptions = {},
-  ) {
-    this.duration = meter.createHistogram(DURATION_METRIC, {
-      unit: 's',
-      description: 'Duration of database client operations.',
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    });
-    this.returnedRows = meter.createHistogram(RETURNED_ROWS_METRIC, {
-      unit: '{row}',
-      description: 'The actual number of records returned by the database operation.',
-      advice: { explicitBucketBoundaries: ROW_BUCKETS },
-    });
+    private readonly version?: string,
+  ) {}
+
+  /** The instruments of the current meter provider, made again when it changed. */
+  metrics(): DatabaseClientInstruments {
+    const provider = this.meterProvider();
+    if (this.instruments?.provider !== provider) {
+      const meter = provider.getMeter(INSTRUMENTATION_SCOPE, this.version);
+      this.instruments = {
+        provider,
+        duration: meter.createHistogram(DURATION_METRIC, {
+          unit: 's',
+          description: 'Duration of database client operations.',
+          advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+        }),
+        returnedRows: meter.createHistogram(RETURNED_ROWS_METRIC, {
+          unit: '{row}',
+          description: 'The actual number of records returned by the database operation.',
+          advice: { explicitBucketBoundaries: ROW_BUCKETS },
+        }),
+      };
+    }
+    return this.instruments;
   }
 
   /**
    * The output to the application's global providers, when `openTelemetry` is on and
    * `@opentelemetry/api` loads; undefined (with one debug line when the package is missing)
-   * otherwise. The global providers may be registered after this: the API's proxies follow them.
+   * otherwise. The global providers may be registered after this: the tracer is the API's proxy,
+   * the instruments follow the global meter provider.
    */
   static fromGlobalProviders(
     context: ITelemetryContext,
@@ -108,7 +127,7 @@ export default class OpenTelemetryOutput {
       return new OpenTelemetryOutput(
         api,
         api.trace.getTracer(INSTRUMENTATION_SCOPE),
-        api.metrics.getMeter(INSTRUMENTATION_SCOPE),
+        () => api.metrics.getMeterProvider(),
         { queryText: config.openTelemetryQueryText },
       );
     } catch (error) {

@@ -178,6 +178,7 @@ function statementStart(fields: EventFields<StatementStartEvent>, timestamp: num
     statementType: fields.statementType,
     operationType: fields.operationType,
     queryText: fields.queryText,
+    parentContext: fields.parentContext,
   };
 }
 

@@ -181,6 +181,8 @@ export interface StatementStartEvent extends EventBase {
   operationType: OperationType;
   /** The statement's text, only for the OpenTelemetry output when the application opted in; never uploaded. */
   queryText?: string;
+  /** The application's OpenTelemetry context when the statement was sent (opaque here), to parent its span. */
+  parentContext?: unknown;
 }
 
 /** What the adapter observed over the statement's life; every field but the ids is optional. */

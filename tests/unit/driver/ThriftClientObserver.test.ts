@@ -1180,6 +1180,34 @@ describe('ThriftClientObserver', () => {
     });
   });
 
+  describe("the application's OpenTelemetry context", () => {
+    it('is captured when an operation-starting call is sent, not when its outcome is read', async () => {
+      let active = 'at send';
+      const observed = new ThriftClientObserver(
+        immediately(emitter),
+        context.getLogger(),
+        undefined,
+        false,
+        false,
+        () => active,
+      );
+      observed.observeClient(client);
+      client.reply('ExecuteStatement', { response: started() });
+      const call = rpc('ExecuteStatement', { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' });
+      active = 'at delivery';
+      await call;
+      observed.completeStatement(OP_ID, Date.now());
+      const [start] = eventsOf(events, TelemetryEventType.STATEMENT_START);
+      expect(start.parentContext).to.equal('at send');
+    });
+
+    it('is not asked for at all when OpenTelemetry output is off', async () => {
+      await execute(started());
+      const [start] = eventsOf(events, TelemetryEventType.STATEMENT_START);
+      expect(start.parentContext).to.equal(undefined);
+    });
+  });
+
   describe('malformed responses and requests', () => {
     function throwingGetter(): object {
       return Object.defineProperty({}, 'operationHandle', {

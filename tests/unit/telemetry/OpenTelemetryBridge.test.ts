@@ -57,7 +57,7 @@ describe('OpenTelemetryBridge', () => {
     return new OpenTelemetryOutput(
       api,
       api.trace.getTracer(INSTRUMENTATION_SCOPE),
-      api.metrics.getMeter(INSTRUMENTATION_SCOPE),
+      () => api.metrics.getMeterProvider(),
       options,
     );
   }
@@ -132,6 +132,29 @@ describe('OpenTelemetryBridge', () => {
     api.trace.disable();
     api.metrics.disable();
     expect(context.logger.aboveDebug(), 'log lines above debug').to.be.empty;
+  });
+
+  describe('span parents', () => {
+    it('a statement span is a child of the context the application had when it sent the statement', () => {
+      bridge();
+      const tracer = api.trace.getTracer('app');
+      const request = tracer.startSpan('GET /report');
+      const active = tracer.startSpan('unrelated, active at delivery');
+      api.context.with(api.trace.setSpan(api.ROOT_CONTEXT, active), () => {
+        start(STATEMENT, 'EXECUTE_STATEMENT', T0, {
+          parentContext: api.trace.setSpan(api.ROOT_CONTEXT, request),
+        });
+        start(OTHER, 'EXECUTE_STATEMENT', T0);
+      });
+      complete(STATEMENT);
+      complete(OTHER);
+      const byId = new Map(finished().map((span) => [span.attributes['databricks.statement.id'], span]));
+      const child = byId.get(STATEMENT)!;
+      expect(child.parentSpanContext?.spanId).to.equal(request.spanContext().spanId);
+      expect(child.spanContext().traceId).to.equal(request.spanContext().traceId);
+      // Without a captured context: a root span, never whatever was active at delivery.
+      expect(byId.get(OTHER)!.parentSpanContext).to.equal(undefined);
+    });
   });
 
   describe('spans', () => {
@@ -761,7 +784,7 @@ describe('OpenTelemetryBridge', () => {
       } as unknown as api.Tracer;
       new OpenTelemetryBridge(
         context,
-        new OpenTelemetryOutput(api, throwing, api.metrics.getMeter('x')),
+        new OpenTelemetryOutput(api, throwing, () => api.metrics.getMeterProvider()),
         TARGET,
       ).subscribe(emitter);
       const seen: string[] = [];
@@ -785,7 +808,7 @@ describe('OpenTelemetryBridge', () => {
       const tracer = { startSpan: () => span } as unknown as api.Tracer;
       new OpenTelemetryBridge(
         context,
-        new OpenTelemetryOutput(api, tracer, api.metrics.getMeter('x')),
+        new OpenTelemetryOutput(api, tracer, () => api.metrics.getMeterProvider()),
         TARGET,
       ).subscribe(emitter);
       const seen: string[] = [];

@@ -2,6 +2,12 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import * as api from '@opentelemetry/api';
 import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
   BasicTracerProvider,
   InMemorySpanExporter,
   ReadableSpan,
@@ -26,7 +32,7 @@ describe('OpenTelemetryOutput', () => {
   }
 
   function output(tracer: api.Tracer = api.trace.getTracer('x')): OpenTelemetryOutput {
-    return new OpenTelemetryOutput(api, tracer, api.metrics.getMeter('x'));
+    return new OpenTelemetryOutput(api, tracer, () => api.metrics.getMeterProvider());
   }
 
   const errorType = (error: unknown) => (error as Error).name;
@@ -45,10 +51,20 @@ describe('OpenTelemetryOutput', () => {
   });
 
   describe('instruments', () => {
-    it('creates the two database client histograms with their units and advised buckets', () => {
+    it('creates the two database client histograms with their units and advised buckets, once per meter provider', () => {
       const createHistogram = sinon.spy((..._args: unknown[]) => ({ record: () => undefined }));
-      const meter = { createHistogram } as unknown as api.Meter;
-      const created = new OpenTelemetryOutput(api, api.trace.getTracer('x'), meter, { queryText: true });
+      const getMeter = sinon.spy(() => ({ createHistogram }) as unknown as api.Meter);
+      let provider = { getMeter } as unknown as api.MeterProvider;
+      const created = new OpenTelemetryOutput(
+        api,
+        api.trace.getTracer('x'),
+        () => provider,
+        { queryText: true },
+        '1.2.3',
+      );
+      expect(createHistogram.callCount, 'nothing before the first recording').to.equal(0);
+      const metrics = created.metrics();
+      expect(getMeter.args).to.deep.equal([['dbsql-telemetry', '1.2.3']]);
       expect(createHistogram.callCount).to.equal(2);
       const [[durationName, duration], [rowsName, rows]] = createHistogram.args as Array<[string, api.MetricOptions]>;
       expect(durationName).to.equal(DURATION_METRIC);
@@ -61,9 +77,32 @@ describe('OpenTelemetryOutput', () => {
       expect(rows.advice?.explicitBucketBoundaries).to.deep.equal([
         1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
       ]);
-      expect(created.duration).to.equal(createHistogram.returnValues[0]);
-      expect(created.returnedRows).to.equal(createHistogram.returnValues[1]);
+      expect(metrics.duration).to.equal(createHistogram.returnValues[0]);
+      expect(metrics.returnedRows).to.equal(createHistogram.returnValues[1]);
+      expect(created.metrics(), 'the same provider: the same instruments').to.equal(metrics);
+      expect(createHistogram.callCount).to.equal(2);
+      provider = { getMeter } as unknown as api.MeterProvider;
+      expect(created.metrics(), 'a new provider: new instruments').to.not.equal(metrics);
+      expect(createHistogram.callCount).to.equal(4);
       expect(created.options).to.deep.equal({ queryText: true });
+    });
+
+    it('records to a global meter provider registered after it was made', async () => {
+      const created = output();
+      created.metrics().duration.record(1);
+      const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+      const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60 * 60 * 1000 });
+      api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+      created.metrics().duration.record(2);
+      await reader.forceFlush();
+      const points = exporter
+        .getMetrics()
+        .flatMap((resource) => resource.scopeMetrics)
+        .flatMap((scope) => scope.metrics)
+        .filter((metric) => metric.descriptor.name === DURATION_METRIC)
+        .flatMap((metric) => metric.dataPoints as Array<{ value: { count: number; sum?: number } }>);
+      expect(points.map((point) => [point.value.count, point.value.sum])).to.deep.equal([[1, 2]]);
+      await reader.shutdown();
     });
 
     it('has no options by default', () => {
@@ -135,19 +174,22 @@ describe('OpenTelemetryOutput', () => {
       ]);
     });
 
-    it('a meter that cannot create histograms gives no output', () => {
+    it('a meter that cannot create histograms fails only when recording (where the bridge catches it)', () => {
       const broken = {
         ...api,
         metrics: {
-          getMeter: () => ({
-            createHistogram: () => {
-              throw new RangeError('no histograms');
-            },
+          getMeterProvider: () => ({
+            getMeter: () => ({
+              createHistogram: () => {
+                throw new RangeError('no histograms');
+              },
+            }),
           }),
         },
       } as unknown as OpenTelemetryApi;
-      expect(OpenTelemetryOutput.fromGlobalProviders(context, () => broken)).to.equal(undefined);
-      expect(context.logger.has(/OpenTelemetry output unavailable: RangeError/)).to.equal(true);
+      const created = OpenTelemetryOutput.fromGlobalProviders(context, () => broken);
+      expect(created).to.be.instanceOf(OpenTelemetryOutput);
+      expect(() => created!.metrics()).to.throw(RangeError);
     });
 
     it('a throwing loader or configuration gives no output and no error', () => {
