@@ -6,13 +6,23 @@ import TelemetryHttpError from '../errors/TelemetryHttpError';
 import httpRequest, { HttpResponse, namedError } from '../httpRequest';
 import { withDeadline } from '../deadline';
 
+/** An HTTP date as servers send it (`Sun, 06 Nov 1994 08:49:37 GMT`); `Date.parse` alone takes `1.5` for a date. */
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 /** `Retry-After` in seconds or as an HTTP date, in milliseconds capped at `maxMs`; undefined if absent or unreadable. */
 function retryAfterMs(response: HttpResponse, maxMs: number): number | undefined {
   const value = response.header('retry-after')?.trim();
   if (!value) {
     return undefined;
   }
-  const ms = /^\d+$/.test(value) ? Number(value) * 1000 : Date.parse(value) - Date.now();
+  let ms: number;
+  if (/^\d+$/.test(value)) {
+    ms = Number(value) * 1000;
+  } else if (HTTP_DATE.test(value)) {
+    ms = Date.parse(value) - Date.now();
+  } else {
+    return undefined;
+  }
   return Number.isNaN(ms) ? undefined : Math.min(Math.max(ms, 0), maxMs);
 }
 
@@ -48,7 +58,7 @@ export default class HttpTransport implements ITelemetryTransport {
       headers = await this.headers(batch.unauthenticated, config.requestTimeoutMs);
     } catch {
       // No failure is reported anywhere but here: telemetry about auth failures of telemetry could recurse.
-      return { outcome: 'dropped', reason: 'authentication headers unavailable' };
+      return { outcome: 'dropped', reason: this.shutdown.aborted ? 'shut down' : 'authentication headers unavailable' };
     }
     batch.onSending?.(attempt);
     let failure: unknown;
