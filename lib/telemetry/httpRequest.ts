@@ -27,17 +27,21 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 const uploadAgents = new WeakMap<object, https.Agent | null>();
 
 /**
- * Telemetry requests go through an agent of their own, made once per connection agent from its
- * TLS settings (CA, client certificate, verification), because two costs of the driver's agent
- * land on every upload: with a custom CA the driver passes every root certificate plus its own as
- * `ca`, which an agent turns into a string of hundreds of kilobytes three times per request to
- * name its socket pool, and each new socket builds its TLS context again (Node re-adds every root
- * certificate). Here the context is built once and the pool name stays short. Proxy and plain
- * HTTP agents build their sockets their own way: used as they are.
+ * The connection's own agent, whose keep-alive sockets the driver's calls keep warm, so an upload
+ * rarely pays a TLS handshake. With a custom CA, uploads go through an agent of their own, made
+ * once per connection agent from its TLS settings (CA, client certificate, verification): the
+ * driver then passes every root certificate plus its own as `ca`, which an agent turns into a
+ * string of hundreds of kilobytes three times per request to name its socket pool, and each new
+ * socket builds its TLS context again (Node re-adds every root certificate). Here the context is
+ * built once and the pool name stays short. Proxy and plain HTTP agents build their sockets their
+ * own way: used as they are.
  */
 function uploadAgentOf(agent: unknown): Agent | undefined {
   if (!(agent instanceof https.Agent)) {
     return agent as Agent | undefined;
+  }
+  if ((agent as https.Agent & { options: https.AgentOptions }).options?.ca === undefined) {
+    return agent;
   }
   let upload = uploadAgents.get(agent);
   if (upload === undefined) {

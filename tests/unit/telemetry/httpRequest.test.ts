@@ -276,6 +276,45 @@ describe('httpRequest', () => {
       agent.destroy();
     });
 
+    it("without a custom CA, uses the connection agent's own warm socket: no TLS handshake of its own", async () => {
+      handler = (_req, res) => res.end('{}');
+      // The server's CA is trusted process-wide here, as a public CA would be: the agent has no `ca`.
+      const agent = new https.Agent({ keepAlive: true });
+      const trusted = sinon
+        .stub(agent, 'createConnection')
+        .callsFake(((options: tls.ConnectionOptions, callback: () => void) =>
+          tls.connect({ ...options, ca: certificate.cert }, callback)) as never);
+      const sockets = new Set<unknown>();
+      const onConnection = (socket: unknown) => sockets.add(socket);
+      server.on('secureConnection', onConnection);
+      try {
+        // The driver's own call warms the socket first.
+        await new Promise<void>((resolve, reject) =>
+          https
+            .get(`${baseUrl}/thrift`, { agent }, (res) => {
+              res.resume();
+              res.on('end', resolve);
+            })
+            .on('error', reject),
+        );
+        for (let i = 0; i < 2; i += 1) {
+          const response = await httpRequest(new ClientContextStub({}, agent), {
+            method: 'POST',
+            url: `${baseUrl}/telemetry-ext`,
+            headers: {},
+            body: '{}',
+            timeoutMs: 5000,
+          });
+          expect(response.status).to.equal(200);
+        }
+      } finally {
+        server.off('secureConnection', onConnection);
+        trusted.restore();
+      }
+      expect(sockets.size, 'TLS connections for a driver call and two uploads').to.equal(1);
+      agent.destroy();
+    });
+
     it('still verifies the server: a context without its CA rejects the certificate', async () => {
       handler = closingHandler;
       const agent = new https.Agent({ keepAlive: true });
