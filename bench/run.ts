@@ -20,6 +20,11 @@ import type { AnchorOutput, AnchorSpec } from './children/anchor';
 import type { ConnectResult } from './children/connectWorker';
 import type { ExitChildSpec } from './children/exitChild';
 import type { PairedOutput, PairedSpec } from './children/pairedOnOff';
+import type {
+  OpenTelemetryPhase,
+  PairedOpenTelemetryOutput,
+  PairedOpenTelemetrySpec,
+} from './children/pairedOpenTelemetry';
 import { benchChurnSpec, CHURN_NODE_FLAGS, ChurnResult, churnRows } from './children/churn';
 import type { ProfileShare, ProfileSpec } from './children/profileOn';
 import type { UploadIdleResult, UploadIdleSpec } from './children/uploadIdle';
@@ -278,6 +283,7 @@ async function overhead(emulator: EmulatorProcess): Promise<void> {
   // With the A/B workers gone: nothing else of ours holds a connection or a timer.
   const columns = await pairedStatements(emulator);
   await uploadCost(emulator, columns);
+  await pairedOpenTelemetry(emulator);
   await profileShares(emulator, ratioByFormat);
 }
 
@@ -406,6 +412,94 @@ async function uploadCost(emulator: EmulatorProcess, columns: PairedResult): Pro
     'none (the A/B and paired rows carry the targets)',
     `${signed(whole)} ± ${columns.diffSeMicros.toFixed(1)} µs: ${share(whole)}, of which the upload floor ${share(result.transportMicrosPerLog)}`,
   );
+}
+
+/** What one side of pairedOpenTelemetry.ts measured, pooled over its processes. */
+interface OpenTelemetryPairs {
+  results: PairedResult[];
+  /** Statements the OpenTelemetry side ran (warm-ups included), and what the SDK got meanwhile. */
+  statements: number;
+  statementSpans: number;
+  otherSpans: number;
+  durations: number;
+  /** Every statement of the OpenTelemetry side gave one span and one duration; the plain side's none. */
+  traced: boolean;
+}
+
+/**
+ * Not a target: what the OpenTelemetry output costs per statement, paired like the rows above
+ * (children/pairedOpenTelemetry.ts), with a real SDK registered (batch span processor, periodic
+ * metric reader, exporters that drop). Our client with only the output on against the plain
+ * driver, and the driver's own client under DatabricksSqlInstrumentation against our client with
+ * telemetry off (which the instrumentation leaves alone).
+ */
+async function pairedOpenTelemetry(emulator: EmulatorProcess): Promise<void> {
+  progress(
+    `overhead: statements paired one by one, OpenTelemetry output and instrumentation against plain, in ${processCount(PAIRED_PROCESSES)}`,
+  );
+  const perProcess = (pairs: number) => Math.ceil(pairs / PAIRED_PROCESSES);
+  // No arrow: the output does the same per statement for arrow as for columns (a span, two
+  // measurements); CloudFetch adds a span event per chunk.
+  const spec: PairedOpenTelemetrySpec = {
+    endpoint: emulator.endpoint,
+    jitWarmup: [SQL.columns, QUICK ? 50 : 3000],
+    instrumentationJitWarmup: QUICK ? 30 : 1000,
+    warmup: QUICK ? 20 : 300,
+    formats: {
+      columns: [SQL.columns, perProcess(QUICK ? 200 : 3000)],
+      cloudfetch: [SQL.cloudfetch, perProcess(QUICK ? 40 : 800)],
+    },
+  };
+  const outputs: PairedOpenTelemetryOutput[] = [];
+  for (let run = 0; run < PAIRED_PROCESSES; run += 1) {
+    outputs.push(await runJsonChild<PairedOpenTelemetryOutput>('pairedOpenTelemetry.ts', [JSON.stringify(spec)], []));
+  }
+  const pool = (side: keyof PairedOpenTelemetryOutput): OpenTelemetryPairs => {
+    const phases: OpenTelemetryPhase[] = outputs.map((output) => output[side]);
+    const sum = (field: 'statements' | 'statementSpans' | 'otherSpans' | 'durations') =>
+      phases.reduce((total, phase) => total + phase[field], 0);
+    return {
+      results: Object.keys(spec.formats).map((format) =>
+        poolPairs(phases.map((phase) => phase.samples.find((sample) => sample.format === format)!)),
+      ),
+      statements: sum('statements'),
+      statementSpans: sum('statementSpans'),
+      otherSpans: sum('otherSpans'),
+      durations: sum('durations'),
+      traced: phases.every(
+        (phase) => phase.statementSpans === phase.statements && phase.durations === phase.statements,
+      ),
+    };
+  };
+  const output = pool('output');
+  const instrumentation = pool('instrumentation');
+  results.pairedOpenTelemetry = { output, instrumentation };
+  const rows: Array<[OpenTelemetryPairs, string, string]> = [
+    [
+      output,
+      'OpenTelemetry output on - plain',
+      'our client with only telemetryOpenTelemetry on, against the plain driver',
+    ],
+    [
+      instrumentation,
+      'OpenTelemetry instrumentation - plain',
+      "the driver's client under DatabricksSqlInstrumentation, against our client with telemetry off",
+    ],
+  ];
+  for (const [side, name, subjects] of rows) {
+    const traced = `${side.statementSpans} statement spans and ${side.durations} durations for ${side.statements} statements`;
+    for (const result of side.results) {
+      const budget = 0.005 * result.medianOffMicros;
+      record(
+        'Overhead',
+        `${name} per statement, ${result.format} (${subjects}; median of ${result.pairs} pairs in ${processCount(result.processes)}, ${result.clock} CPU)`,
+        `none (0.5 % = ${budget.toFixed(1)} µs)`,
+        `${signed(result.medianDiffMicros)} ± ${result.diffSeMicros.toFixed(1)} µs of ${result.medianOffMicros.toFixed(0)} µs: ${result.ratio.toFixed(4)} ` +
+          `(per process ${perProcessMedians(result)}; ${side.traced ? traced : `check failed, not what it says: ${traced}`})`,
+        side.traced ? undefined : false,
+      );
+    }
+  }
 }
 
 function processCount(count: number): string {
