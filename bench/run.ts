@@ -538,6 +538,28 @@ async function profileShares(emulator: EmulatorProcess, ratios: Record<string, n
 // ---------------------------------------------------------------------------------------------
 // Outage memory: a child with --expose-gc and fake timers.
 
+/**
+ * A child trusts the emulator's CA process-wide, as every process trusts a workspace's public CA:
+ * its connections carry no `customCaCert` (see connectOptions), so telemetry's uploads and the
+ * driver's built-in ones both go as they do against a real workspace.
+ */
+function trustingEmulatorCa(args: string[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (env.NODE_EXTRA_CA_CERTS !== undefined) {
+    return env;
+  }
+  for (const arg of args) {
+    try {
+      const caPath = (JSON.parse(arg) as { endpoint?: { caPath?: unknown } })?.endpoint?.caPath;
+      if (typeof caPath === 'string') {
+        return { ...env, NODE_EXTRA_CA_CERTS: caPath };
+      }
+    } catch {
+      // Not a spec.
+    }
+  }
+  return env;
+}
+
 function runJsonChild<T>(
   entry: string,
   args: string[],
@@ -547,7 +569,7 @@ function runJsonChild<T>(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, tsNodeArgs(join(CHILDREN, entry), nodeFlags).concat(args), {
       cwd: ROOT,
-      env,
+      env: trustingEmulatorCa(args, env),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let stdout = '';

@@ -53,7 +53,8 @@ export function connectOptions(
     port: endpoint.port,
     path: endpoint.path,
     token: endpoint.token,
-    customCaCert: readFileSync(endpoint.caPath),
+    // A process that trusts the emulator's CA (NODE_EXTRA_CA_CERTS) connects as to a workspace with a public CA.
+    ...(process.env.NODE_EXTRA_CA_CERTS === endpoint.caPath ? {} : { customCaCert: readFileSync(endpoint.caPath) }),
   };
   if (kind === 'on') {
     return { ...base, telemetryEnabled: true, ...options.telemetry };
