@@ -9,7 +9,7 @@ import ClientContextStub from '../.stubs/ClientContextStub';
 import DriverThriftClientStub from '../.stubs/DriverThriftClientStub';
 import { immediately } from '../.stubs/immediateQueue';
 
-/** The part of a connection's telemetry that openSession() talks to. */
+/** The part of a connection's telemetry that openSession() talks to (through the client's ClientTelemetry). */
 interface FakeTelemetry {
   observer: ThriftClientObserver;
   opened: IDBSQLSession[];
@@ -57,7 +57,7 @@ describe('DBSQLClient, observing the Thrift client', () => {
         observer.observeClient(thriftClient);
       },
     };
-    (client as unknown as { telemetry: FakeTelemetry }).telemetry = telemetry;
+    (client as unknown as { telemetry: { connection: FakeTelemetry } }).telemetry.connection = telemetry;
     return telemetry;
   }
 

@@ -195,7 +195,16 @@ describe('TelemetryEventEmitter', () => {
         'retryCount',
         'unauthenticated',
       ],
-      ['eventType', 'timestamp', 'statementId', 'sessionId', 'statementType', 'operationType'],
+      [
+        'eventType',
+        'timestamp',
+        'statementId',
+        'sessionId',
+        'statementType',
+        'operationType',
+        'queryText',
+        'parentContext',
+      ],
     ]);
   });
 
