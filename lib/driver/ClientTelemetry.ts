@@ -11,12 +11,12 @@ import { TelemetryConfiguration, TelemetryOptions } from '../telemetry/types';
 import TelemetryConnection from './TelemetryConnection';
 import {
   DRIVER_VERSION,
-  TELEMETRY_USER_AGENT,
   getAuthType,
   getConnectionParameters,
   getCredentialKey,
   getWorkspaceId,
   normalizeHost,
+  telemetryUserAgent,
 } from './connectionFacts';
 
 /** The driver's client as telemetry uses it: its public context methods only. */
@@ -62,11 +62,15 @@ export default class ClientTelemetry {
   /** `server.address` and `server.port` of the connection, for the session spans. */
   private server: Record<string, string | number> = {};
 
-  /** `driverReportsEvents`: the client's driver calls its telemetry hook points (from 1.15). */
+  /**
+   * `driverReportsEvents`: the client's driver calls its telemetry hook points (from 1.15);
+   * `driverVersion`: the version of the client's driver, which the logs and the flag name.
+   */
   constructor(
     private readonly client: DriverClient,
     private readonly provider: TelemetryClientProvider,
     private readonly driverReportsEvents: boolean = DRIVER_REPORTS_EVENTS,
+    private readonly driverVersion: string = DRIVER_VERSION,
   ) {}
 
   /** What the driver's telemetry hook points report to; undefined while nothing is observed. */
@@ -175,9 +179,9 @@ export default class ClientTelemetry {
       target: {
         host: normalizeHost(options.host),
         port: options.port ?? 443,
-        userAgent: TELEMETRY_USER_AGENT,
+        userAgent: telemetryUserAgent(this.driverVersion),
         orgId: workspaceId,
-        driverVersion: DRIVER_VERSION,
+        driverVersion: this.driverVersion,
         credentialKey: getCredentialKey(connectOptions),
         getAuthHeaders,
       },

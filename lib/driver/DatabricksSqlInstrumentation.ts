@@ -14,6 +14,7 @@ import OpenTelemetryOutput, { INSTRUMENTATION_SCOPE, OpenTelemetryHooks } from '
 import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
 import ClientTelemetry, { DriverClient, TelemetryConnectionOptions } from './ClientTelemetry';
 import DriverEventReceiver from './DriverEventReceiver';
+import { DRIVER_VERSION } from './connectionFacts';
 import { OWN_TELEMETRY } from './ownTelemetry';
 
 export interface DatabricksSqlInstrumentationConfig extends InstrumentationConfig, OpenTelemetryHooks {
@@ -87,8 +88,8 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
     return new InstrumentationNodeModuleDefinition(
       '@databricks/sql',
       SUPPORTED_VERSIONS,
-      (exports: { DBSQLClient?: DriverClientClass }) => {
-        this.patch(exports?.DBSQLClient);
+      (exports: { DBSQLClient?: DriverClientClass }, version?: string) => {
+        this.patch(exports?.DBSQLClient, version);
         return exports;
       },
       (exports: { DBSQLClient?: DriverClientClass }) => this.unpatch(exports?.DBSQLClient),
@@ -96,8 +97,8 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
         new InstrumentationNodeModuleFile(
           '@databricks/sql/dist/DBSQLClient.js',
           SUPPORTED_VERSIONS,
-          (exports: { default?: DriverClientClass }) => {
-            this.patch(exports?.default);
+          (exports: { default?: DriverClientClass }, version?: string) => {
+            this.patch(exports?.default, version);
             return exports;
           },
           (exports: { default?: DriverClientClass }) => this.unpatch(exports?.default),
@@ -156,13 +157,14 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
     }
   }
 
-  private patch(clientClass: DriverClientClass | undefined): void {
+  /** `version`: the patched driver's, which may not be the one this package depends on. */
+  private patch(clientClass: DriverClientClass | undefined, version = DRIVER_VERSION): void {
     const prototype = clientClass?.prototype;
     if (prototype === undefined || typeof prototype.connect !== 'function' || isWrapped(prototype.connect)) {
       return;
     }
     const driverReportsEvents = typeof prototype.getTelemetryEmitter === 'function';
-    this._wrap(prototype, 'connect', (original) => this.wrapConnect(original as Method, driverReportsEvents));
+    this._wrap(prototype, 'connect', (original) => this.wrapConnect(original as Method, driverReportsEvents, version));
     this._wrap(prototype, 'openSession', (original) => this.wrapOpenSession(original as Method));
     this._wrap(prototype, 'close', (original) => this.wrapClose(original as Method));
     if (driverReportsEvents) {
@@ -211,18 +213,18 @@ export default class DatabricksSqlInstrumentation extends InstrumentationBase<Da
   }
 
   /** The client's telemetry, created at its first connect. */
-  private telemetryOf(client: InstrumentedClient, driverReportsEvents: boolean): ClientTelemetry {
+  private telemetryOf(client: InstrumentedClient, driverReportsEvents: boolean, version: string): ClientTelemetry {
     let telemetry = this.clients.get(client);
     if (telemetry === undefined) {
-      telemetry = new ClientTelemetry(client, TelemetryClientProvider.getDefault(), driverReportsEvents);
+      telemetry = new ClientTelemetry(client, TelemetryClientProvider.getDefault(), driverReportsEvents, version);
       this.clients.set(client, telemetry);
     }
     return telemetry;
   }
 
-  private wrapConnect(original: Method, driverReportsEvents: boolean): Method {
+  private wrapConnect(original: Method, driverReportsEvents: boolean, version: string): Method {
     const observes = (client: InstrumentedClient) => this.observes(client);
-    const telemetryOf = (client: InstrumentedClient) => this.telemetryOf(client, driverReportsEvents);
+    const telemetryOf = (client: InstrumentedClient) => this.telemetryOf(client, driverReportsEvents, version);
     const output = () => this.getOutput();
     const { connected } = this;
     return function connect(this: InstrumentedClient, ...args: unknown[]) {

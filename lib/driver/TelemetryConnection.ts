@@ -302,7 +302,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       latencyMs: now - calledAt,
       workspaceId: this.options.workspaceId,
       authType: this.options.authType,
-      driverConfig: getDriverConfiguration(),
+      driverConfig: getDriverConfiguration(this.options.target.driverVersion),
       connectionParams: this.options.connectionParams,
     });
     if (this.idleTimer !== undefined) {

@@ -9,17 +9,21 @@ import { AuthType, ConnectionParameters, DriverConfiguration } from '../telemetr
 export const DRIVER_VERSION: string = require('@databricks/sql/package.json').version;
 
 /** Fixed: the driver's own User-Agent carries the application's `userAgentEntry`, which we never send. */
-export const TELEMETRY_USER_AGENT = `NodejsDatabricksSqlConnector/${DRIVER_VERSION}`;
+export function telemetryUserAgent(driverVersion: string): string {
+  return `NodejsDatabricksSqlConnector/${driverVersion}`;
+}
 
-let driverConfiguration: DriverConfiguration | undefined;
+/** Per driver version: an instrumented application may run another driver than the one this package depends on. */
+const driverConfigurations = new Map<string, DriverConfiguration>();
 
-/** Facts about this process, computed once. Only the script's base name, never a path. */
-export function getDriverConfiguration(): DriverConfiguration {
+/** Facts about this process and the driver, computed once. Only the script's base name, never a path. */
+export function getDriverConfiguration(driverVersion: string = DRIVER_VERSION): DriverConfiguration {
+  let driverConfiguration = driverConfigurations.get(driverVersion);
   if (!driverConfiguration) {
     const locale = Intl.DateTimeFormat().resolvedOptions().locale.replace(/-/g, '_');
     driverConfiguration = {
       driverName: 'nodejs-sql-driver',
-      driverVersion: DRIVER_VERSION,
+      driverVersion,
       runtimeName: 'Node.js',
       runtimeVersion: process.versions.node,
       runtimeVendor: 'OpenJS Foundation',
@@ -30,6 +34,7 @@ export function getDriverConfiguration(): DriverConfiguration {
       charSetEncoding: 'UTF-8',
       processName: process.argv[1] ? path.basename(process.argv[1]) : 'node',
     };
+    driverConfigurations.set(driverVersion, driverConfiguration);
   }
   return driverConfiguration;
 }

@@ -4,7 +4,7 @@ import {
   getCredentialKey,
   normalizeHost,
   DRIVER_VERSION,
-  TELEMETRY_USER_AGENT,
+  telemetryUserAgent,
 } from '../../../lib/driver/connectionFacts';
 import TelemetryTarget from '../../../lib/telemetry/contracts/TelemetryTarget';
 import TelemetryClientProvider from '../../../lib/telemetry/TelemetryClientProvider';
@@ -42,7 +42,7 @@ describe('proof: load, 20 clients x 200 statements on one host and token', funct
       const target: TelemetryTarget = {
         host: normalizeHost(emulator.host),
         port: emulator.port,
-        userAgent: TELEMETRY_USER_AGENT,
+        userAgent: telemetryUserAgent(DRIVER_VERSION),
         driverVersion: DRIVER_VERSION,
         credentialKey: getCredentialKey({ ...emulator.connectOptions() }),
         getAuthHeaders: async () => ({}),

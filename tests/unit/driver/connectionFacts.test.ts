@@ -7,7 +7,7 @@ import type { ClientConfig } from '@databricks/sql/dist/contracts/IClientContext
 import LoggerStub from '../.stubs/LoggerStub';
 import {
   DRIVER_VERSION,
-  TELEMETRY_USER_AGENT,
+  telemetryUserAgent,
   getAuthType,
   getConnectionParameters,
   getCredentialKey,
@@ -396,7 +396,10 @@ describe('connectionFacts', () => {
     it('uses the installed driver version in the fixed User-Agent', () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       expect(DRIVER_VERSION).to.equal(require('@databricks/sql/package.json').version);
-      expect(TELEMETRY_USER_AGENT).to.equal(`NodejsDatabricksSqlConnector/${DRIVER_VERSION}`);
+      expect(telemetryUserAgent(DRIVER_VERSION)).to.equal(`NodejsDatabricksSqlConnector/${DRIVER_VERSION}`);
+      expect(telemetryUserAgent('1.17.0')).to.equal('NodejsDatabricksSqlConnector/1.17.0');
+      expect(getDriverConfiguration('1.17.0').driverVersion).to.equal('1.17.0');
+      expect(getDriverConfiguration().driverVersion).to.equal(DRIVER_VERSION);
     });
 
     describe('in a fresh module', () => {
