@@ -1,8 +1,9 @@
 import fs from 'fs';
 import path from 'path';
 
+import { processCacheDir } from './processCacheDir';
+
 const ROOT = path.join(__dirname, '..', '..');
-const CACHE = path.join(ROOT, 'node_modules', '.cache');
 const PREFIX = 'dbsql-v1-';
 
 /** The installed 1.x driver: `databricks-sql-v1`, an npm alias of `@databricks/sql` 1.x. */
@@ -21,25 +22,6 @@ export interface DriverCopy {
 
 let current: DriverCopy | undefined;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Copies left by runs that died before they removed theirs. */
-function removeAbandonedCopies(): void {
-  for (const name of fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : []) {
-    const pid = Number(name.slice(PREFIX.length));
-    if (name.startsWith(PREFIX) && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
-      fs.rmSync(path.join(CACHE, name), { recursive: true, force: true });
-    }
-  }
-}
-
 /**
  * The installed 1.x driver copied, once per test process, to a path that ends in
  * `node_modules/@databricks/sql/`: require-in-the-middle (and so any OpenTelemetry
@@ -53,10 +35,8 @@ export function driverV1Copy(): DriverCopy {
   if (current !== undefined) {
     return current;
   }
-  removeAbandonedCopies();
-  const projectDir = path.join(CACHE, `${PREFIX}${process.pid}`);
+  const projectDir = processCacheDir(PREFIX);
   const driverDir = path.join(projectDir, 'node_modules', '@databricks', 'sql');
-  fs.rmSync(projectDir, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(driverDir), { recursive: true });
   fs.cpSync(DRIVER_V1_SOURCE, driverDir, { recursive: true, verbatimSymlinks: true });
   const { name, version } = JSON.parse(fs.readFileSync(path.join(driverDir, 'package.json'), 'utf8')) as {
@@ -66,7 +46,6 @@ export function driverV1Copy(): DriverCopy {
   if (name !== '@databricks/sql') {
     throw new Error(`${DRIVER_V1_SOURCE} is ${name}, not @databricks/sql`);
   }
-  process.once('exit', () => fs.rmSync(projectDir, { recursive: true, force: true }));
   current = { projectDir, driverDir, version };
   return current;
 }

@@ -4,6 +4,7 @@ import os from 'os';
 import path from 'path';
 import type { Emulator } from '../../../lib/emulator';
 import type { CollectedTelemetry } from '../../support/otelSdk';
+import { processCacheDir } from '../../support/processCacheDir';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 export const FIXTURES = path.join(__dirname, 'fixtures');
@@ -11,19 +12,9 @@ export const FIXTURES = path.join(__dirname, 'fixtures');
 /** The line a fixture app prints its result on: this prefix, then JSON. */
 export const RESULT_PREFIX = 'OTEL_E2E_RESULT ';
 
-const CACHE = path.join(ROOT, 'node_modules', '.cache');
 const BUILD_PREFIX = 'dbsql-telemetry-build-';
 
 let built: string | undefined;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * This package as npm would install it: its package.json and a `dist/` compiled from lib/ now
@@ -36,16 +27,7 @@ export function builtPackage(): string {
   if (built !== undefined) {
     return built;
   }
-  for (const name of fs.existsSync(CACHE) ? fs.readdirSync(CACHE) : []) {
-    const pid = Number(name.slice(BUILD_PREFIX.length));
-    if (name.startsWith(BUILD_PREFIX) && Number.isInteger(pid) && pid !== process.pid && !alive(pid)) {
-      fs.rmSync(path.join(CACHE, name), { recursive: true, force: true });
-    }
-  }
-  const dir = path.join(CACHE, `${BUILD_PREFIX}${process.pid}`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = processCacheDir(BUILD_PREFIX);
   const tsc = require.resolve('typescript/bin/tsc');
   const outDir = path.join(dir, 'dist');
   try {
