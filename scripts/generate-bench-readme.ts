@@ -10,6 +10,8 @@
 import fs from 'fs';
 import path from 'path';
 import type { AnchorCaseResult, AnchorCost, AnchorResults, AnchorSubjectRuns } from '../bench/support/anchoring';
+import { verdict } from '../bench/support/figures';
+import { signed } from '../bench/support/format';
 
 export const ROOT = path.join(__dirname, '..');
 export const README_PATH = path.join(ROOT, 'README.md');
@@ -63,17 +65,6 @@ function row(cells: readonly string[]): string {
 
 function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
   return [row(headers), `|${headers.map(() => '---').join('|')}|`, ...rows.map(row)];
-}
-
-function verdict(pass: boolean | undefined): string {
-  if (pass === undefined) {
-    return 'info';
-  }
-  return pass ? 'pass' : 'FAIL';
-}
-
-function signed(micros: number): string {
-  return `${micros >= 0 ? '+' : ''}${micros.toFixed(1)}`;
 }
 
 function count(value: number): string {

@@ -155,3 +155,14 @@ export class EmulatorProcess {
     });
   }
 }
+
+/** The requests the emulator received between two readings of its counts. */
+export function requestsBetween(before: RequestCounts, after: RequestCounts): Partial<RequestCounts> {
+  return {
+    thrift: after.thrift - before.thrift,
+    cloudFetch: after.cloudFetch - before.cloudFetch,
+    telemetryExt: after.telemetryExt - before.telemetryExt,
+    telemetryUnauth: after.telemetryUnauth - before.telemetryUnauth,
+    featureFlags: after.featureFlags - before.featureFlags,
+  };
+}

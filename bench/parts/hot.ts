@@ -1,16 +1,21 @@
 /**
- * Hot path: the CPU one statement costs inside the telemetry engine, in-process — its events
- * through the emitter and the aggregator (start, two CloudFetch chunks, complete with the usual
- * fields), then the serialization of the log the aggregator produced. No HTTP, no queue: the
- * aggregator's sink keeps the last log, which is serialized at once.
+ * The hot path (`BENCH_ONLY=hot`), in this process: the CPU one statement costs inside the
+ * telemetry engine — its events through the emitter and the aggregator (start, two CloudFetch
+ * chunks, complete with the usual fields), then the serialization of the log the aggregator
+ * produced. No HTTP, no queue: the aggregator's sink keeps the last log, which is serialized at once.
+ * `node -r ts-node/register/transpile-only bench/parts/hot.ts` prints the raw result alone.
  */
-import MetricsAggregator from '../lib/telemetry/MetricsAggregator';
-import TelemetryEventEmitter from '../lib/telemetry/TelemetryEventEmitter';
-import { TelemetryLog } from '../lib/telemetry/types';
-import { serializeProtoLog, uploadBody } from '../lib/telemetry/wire/serializer';
-import { aggregatedLogs, engineContext, SESSION_ID, statementIds, USER_AGENT } from './support/engine';
-import { progress } from './support/log';
-import { cpuMicros, median } from './support/stats';
+import MetricsAggregator from '../../lib/telemetry/MetricsAggregator';
+import TelemetryEventEmitter from '../../lib/telemetry/TelemetryEventEmitter';
+import { TelemetryLog } from '../../lib/telemetry/types';
+import { serializeProtoLog, uploadBody } from '../../lib/telemetry/wire/serializer';
+import { aggregatedLogs, engineContext, SESSION_ID, statementIds, USER_AGENT } from '../support/engine';
+import { progress } from '../support/progress';
+import { figure, FigureRecorder } from '../support/figures';
+import { QUICK } from '../support/mode';
+import type { Part } from '../support/part';
+import { cpuMicros, median } from '../support/stats';
+import { atLeast, atMost } from '../support/target';
 
 export interface HotPathResult {
   iterationsPerRound: number;
@@ -177,6 +182,36 @@ export function runHotPath(iterations = 200_000, rounds = 7): HotPathResult {
   );
   return result;
 }
+
+export const STATEMENT_CPU = figure<HotPathResult>({
+  id: 'hot.statementCpu',
+  group: 'Hot path',
+  title: 'CPU per statement: start, 2 chunks, complete, serialize',
+  target: atMost((r) => r.statementMicros, 2, { unit: 'µs' }),
+  measured: (r) =>
+    `${r.statementMicros.toFixed(2)} µs (events ${r.eventsOnlyMicros.toFixed(2)} µs; ${r.rounds} x ${r.iterationsPerRound.toLocaleString('en-US')})`,
+});
+
+export const SERIALIZE_THROUGHPUT = figure<HotPathResult>({
+  id: 'hot.serializeThroughput',
+  group: 'Hot path',
+  title: 'serializeProtoLog() throughput, statement logs',
+  target: atLeast((r) => r.serializeLogsPerSecond, 200_000, { unit: 'logs/s' }),
+  measured: (r) =>
+    `${Math.round(r.serializeLogsPerSecond).toLocaleString('en-US')} logs/s (+${r.uploadBodyMicrosPerLog.toFixed(2)} µs/log for uploadBody)`,
+});
+
+export const hot: Part = {
+  name: 'hot',
+  emulator: false,
+  async run(recorder: FigureRecorder) {
+    progress('hot path: emitter + aggregator + serializer, in-process');
+    const result = runHotPath(QUICK ? 50_000 : 200_000, QUICK ? 3 : 7);
+    recorder.results.hotPath = result;
+    recorder.record(STATEMENT_CPU, result);
+    recorder.record(SERIALIZE_THROUGHPUT, result);
+  },
+};
 
 if (require.main === module) {
   console.log(JSON.stringify(runHotPath(), null, 2));
