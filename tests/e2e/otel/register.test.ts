@@ -3,6 +3,7 @@ import fs from 'fs';
 import path from 'path';
 import { Emulator, startEmulator } from '../../../lib/emulator';
 import { CollectedTelemetry, SPAN_KIND_CLIENT, STATUS_ERROR, histogram, statementSpans } from '../../support/otelSdk';
+import { driverV1Copy } from '../../support/driverCopy';
 import { AppDir, builtPackage, emulatorEnv, makeAppDir, resultOf, runNode } from './support';
 
 /*
@@ -48,12 +49,12 @@ describe('e2e OTel: dbsql-telemetry/register instruments an unchanged applicatio
     emulator.resetRequestCounts();
   });
 
-  async function runApp(args: string[]): Promise<AppResult> {
-    return resultOf(await runNode(args, app.dir, emulatorEnv(emulator))) as unknown as AppResult;
+  async function runApp(args: string[], dir = app.dir): Promise<AppResult> {
+    return resultOf(await runNode(args, dir, emulatorEnv(emulator))) as unknown as AppResult;
   }
 
-  function expectInstrumented(result: AppResult): void {
-    expect(result.driverVersion).to.equal(DRIVER_VERSION);
+  function expectInstrumented(result: AppResult, driverVersion = DRIVER_VERSION): void {
+    expect(result.driverVersion).to.equal(driverVersion);
     expect(result.wrapped).to.equal(true);
     expect(result.rows).to.deep.equal([1, 5]);
     expect(result.failure).to.match(/TABLE_OR_VIEW_NOT_FOUND/);
@@ -97,6 +98,20 @@ describe('e2e OTel: dbsql-telemetry/register instruments an unchanged applicatio
     const result = await runApp(['--import', 'dbsql-telemetry/register', 'app.mjs']);
     expect(result.execArgv).to.deep.equal(['--import', 'dbsql-telemetry/register']);
     expectInstrumented(result);
+  });
+
+  it('node --require dbsql-telemetry/register app.js on driver 1.x: the same spans from the 1.x client', async function () {
+    this.timeout(60_000);
+    const v1 = driverV1Copy();
+    const appV1 = makeAppDir({ databricksScope: path.join(v1.projectDir, 'node_modules', '@databricks') });
+    try {
+      appV1.add('app.js', 'sdk.js');
+      const result = await runApp(['--require', 'dbsql-telemetry/register', 'app.js'], appV1.dir);
+      expect(result.driverVersion).to.match(/^1\./);
+      expectInstrumented(result, v1.version);
+    } finally {
+      appV1.remove();
+    }
   });
 
   // The metrics API has no proxy provider: the instrumentation must follow the global meter

@@ -59,15 +59,20 @@ export interface AppDir {
  * package), `@databricks` and `@opentelemetry` (the repository's), as symbolic links: package
  * names resolve there as in an application that installed them.
  */
-export function makeAppDir(options: { withPackage?: boolean } = {}): AppDir {
+export function makeAppDir(options: { withPackage?: boolean; databricksScope?: string } = {}): AppDir {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dbsql-otel-app-'));
   const modules = path.join(dir, 'node_modules');
   fs.mkdirSync(modules);
   if (options.withPackage !== false) {
     fs.symlinkSync(builtPackage(), path.join(modules, 'dbsql-telemetry'), 'dir');
   }
-  for (const scope of ['@databricks', '@opentelemetry']) {
-    fs.symlinkSync(path.join(ROOT, 'node_modules', scope), path.join(modules, scope), 'dir');
+  // `databricksScope`: another `@databricks` folder, to run the app on another driver.
+  const scopes: Array<[string, string]> = [
+    ['@databricks', options.databricksScope ?? path.join(ROOT, 'node_modules', '@databricks')],
+    ['@opentelemetry', path.join(ROOT, 'node_modules', '@opentelemetry')],
+  ];
+  for (const [scope, target] of scopes) {
+    fs.symlinkSync(target, path.join(modules, scope), 'dir');
   }
   return {
     dir,
