@@ -14,12 +14,11 @@
  * our adapter observes it (bareHooks.ts), against the plain driver. Argument: JSON `PairedSpec`.
  * Prints one JSON line (`PairedOutput`): every pair's CPU times.
  */
-import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
-import { connect, runQuery } from '../support/clients';
+import { connect } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import type { PairedSample } from '../support/pairing';
+import { pairUp, warm } from '../support/pairedRuns';
 import { mainThreadClock } from '../support/clock';
-import { round } from '../support/stats';
 
 export interface PairedSpec {
   endpoint: EmulatorEndpoint;
@@ -43,39 +42,6 @@ export interface PairedOutput {
   telemetry: PairedSample[];
   /** A: the hooks alone, recording nothing; B: the plain driver. */
   floor?: PairedSample;
-}
-
-async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Promise<number> {
-  const start = cpu();
-  await runQuery(session, sql);
-  return cpu() - start;
-}
-
-/** Runs `pairs` statements on each session alternately (ABBA: neither side always goes first). */
-async function pairUp(
-  cpu: () => number,
-  [a, b]: [IDBSQLSession, IDBSQLSession],
-  sql: string,
-  pairs: number,
-): Promise<{ aMicros: number[]; bMicros: number[] }> {
-  const aMicros: number[] = [];
-  const bMicros: number[] = [];
-  for (let pair = 0; pair < pairs; pair += 1) {
-    const aFirst = pair % 2 === 0;
-    const first = await timed(cpu, aFirst ? a : b, sql);
-    const second = await timed(cpu, aFirst ? b : a, sql);
-    aMicros.push(round(aFirst ? first : second, 1));
-    bMicros.push(round(aFirst ? second : first, 1));
-  }
-  return { aMicros, bMicros };
-}
-
-async function warm(sessions: IDBSQLSession[], sql: string, statements: number): Promise<void> {
-  for (let i = 0; i < statements; i += 1) {
-    for (const session of sessions) {
-      await runQuery(session, sql);
-    }
-  }
 }
 
 async function main(): Promise<void> {

@@ -43,14 +43,13 @@ import {
   ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
-import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import DatabricksSqlInstrumentation from '../../lib/driver/DatabricksSqlInstrumentation';
 import { DURATION_METRIC } from '../../lib/telemetry/OpenTelemetryOutput';
-import { connect, connectOptions, createClient, runQuery } from '../support/clients';
+import { connect, connectOptions, createClient } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
 import type { PairedSample } from '../support/pairing';
+import { pairUp, warm } from '../support/pairedRuns';
 import { mainThreadClock } from '../support/clock';
-import { round } from '../support/stats';
 
 export interface PairedOpenTelemetrySpec {
   endpoint: EmulatorEndpoint;
@@ -115,39 +114,6 @@ class DroppingMetricExporter extends InMemoryMetricExporter {
   export(metrics: ResourceMetrics, resultCallback: ExportCallback): void {
     super.export(metrics, resultCallback);
     this.reset();
-  }
-}
-
-async function timed(cpu: () => number, session: IDBSQLSession, sql: string): Promise<number> {
-  const start = cpu();
-  await runQuery(session, sql);
-  return cpu() - start;
-}
-
-/** Runs `pairs` statements on each session alternately (ABBA), as pairedOnOff.ts does. */
-async function pairUp(
-  cpu: () => number,
-  [a, b]: [IDBSQLSession, IDBSQLSession],
-  sql: string,
-  pairs: number,
-): Promise<{ aMicros: number[]; bMicros: number[] }> {
-  const aMicros: number[] = [];
-  const bMicros: number[] = [];
-  for (let pair = 0; pair < pairs; pair += 1) {
-    const aFirst = pair % 2 === 0;
-    const first = await timed(cpu, aFirst ? a : b, sql);
-    const second = await timed(cpu, aFirst ? b : a, sql);
-    aMicros.push(round(aFirst ? first : second, 1));
-    bMicros.push(round(aFirst ? second : first, 1));
-  }
-  return { aMicros, bMicros };
-}
-
-async function warm(sessions: IDBSQLSession[], sql: string, statements: number): Promise<void> {
-  for (let i = 0; i < statements; i += 1) {
-    for (const session of sessions) {
-      await runQuery(session, sql);
-    }
   }
 }
 
