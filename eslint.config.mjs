@@ -14,6 +14,20 @@ export default tseslint.config(
     },
   },
   {
+    // The library's one export style, the driver's: a class is its file's default export (one
+    // class per file); functions, constants and types are named exports.
+    files: ['lib/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ExportNamedDeclaration > ClassDeclaration',
+          message: "A class is its file's default export in lib/ (one class per file).",
+        },
+      ],
+    },
+  },
+  {
     files: ['lib/cli/**', 'bench/**', 'examples/**', 'tests/**'],
     rules: { 'no-console': 'off' },
   },

@@ -5,7 +5,7 @@ import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import type { TelemetryConnectionOptions } from '../driver/DBSQLClient';
 import { startEmulator } from '../emulator';
 import { runDemoWorkload, DemoWorkloadResult } from './demoWorkload';
-import { Progress, ProgressStream } from './progress';
+import Progress, { ProgressStream } from './progress';
 import { formatBytes, renderSummary } from './render';
 import { decodeRecordedUploads, decodeTelemetryText, DecodedInput, factsOf } from './telemetryInput';
 import { summarize, TelemetrySummary } from './telemetrySummary';

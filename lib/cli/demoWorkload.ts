@@ -2,7 +2,7 @@ import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import type IOperation from '@databricks/sql/dist/contracts/IOperation';
 import DBSQLClient, { TelemetryConnectionOptions } from '../driver/DBSQLClient';
-import { Progress } from './progress';
+import Progress from './progress';
 
 /** Where and how to run the demo workload. */
 export interface DemoWorkloadOptions {

@@ -9,7 +9,7 @@ export interface ProgressStream {
  * A progress line. On a terminal it is one line rewritten in place (steps and live updates);
  * elsewhere (a pipe, a CI log) each step is a plain line and live updates are left out.
  */
-export class Progress {
+export default class Progress {
   private readonly tty: boolean;
 
   private lastUpdate = 0;

@@ -20,7 +20,7 @@ const STATUS_CODES: Record<number, string> = {
  * Sends replies, applying the fault chosen for the request. Keeps track of its timers so that
  * closing the emulator ends delayed and dripping answers at once.
  */
-export class Delivery {
+export default class Delivery {
   private readonly timers = new Set<NodeJS.Timeout>();
 
   private closed = false;

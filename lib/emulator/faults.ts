@@ -33,7 +33,7 @@ const KINDS = new Set(['ok', 'status', 'delay', 'hang', 'reset', 'malformed', 'd
  * Per-target sequences of faults, consumed one request at a time; once a sequence runs out the
  * target behaves normally again. "Fail 6 times, then succeed" is `[{ kind: 'status', status: 503, times: 6 }]`.
  */
-export class FaultInjector {
+export default class FaultInjector {
   private readonly sequences = new Map<string, { fault: Fault; remaining: number }[]>();
 
   set(target: FaultTarget, sequence: FaultStep | FaultStep[]): void {

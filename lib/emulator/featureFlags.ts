@@ -4,7 +4,7 @@ import { jsonReply, Reply } from './http';
 export const NODEJS_TELEMETRY_FLAG = 'databricks.partnerplatform.clientConfigsFeatureFlags.enableTelemetryForNodeJs';
 
 /** `GET /api/2.0/connector-service/feature-flags/NODEJS/<version>`, with a settable value and TTL. */
-export class FeatureFlagEndpoint {
+export default class FeatureFlagEndpoint {
   constructor(
     private enabled: boolean,
     private ttlSeconds: number,

@@ -19,7 +19,7 @@ export function errorReply(status: number, errorCode: string, message: string): 
 /** Larger request bodies are refused: nothing the driver or a telemetry client sends comes close. */
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-export class BodyTooLargeError extends Error {}
+export default class BodyTooLargeError extends Error {}
 
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

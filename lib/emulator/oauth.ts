@@ -64,7 +64,7 @@ function oauthError(status: number, error: string, description: string): Reply {
  * once (as a user who is already signed in to the workspace would). Access tokens are JWTs with an
  * `exp` claim, which the driver reads to decide when to renew; they are accepted until then.
  */
-export class OAuthServer {
+export default class OAuthServer {
   readonly clientId: string;
 
   readonly clientSecret: string;

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'crypto';
 import { okStatus, T, TGetOperationStatusResp, TOperationHandle } from './thrift';
-import { ResultCursor } from './results/resultCursor';
+import ResultCursor from './results/resultCursor';
 
 /** A handle GUID: the driver parses it as an RFC 4122 UUID, so it must be one. */
 export function newGuid(): { id: string; guid: Buffer } {
@@ -11,7 +11,7 @@ export function newGuid(): { id: string; guid: Buffer } {
 export type Outcome = { result: ResultCursor } | { error: { sqlState: string; message: string } };
 
 /** One statement or metadata call, from creation to close. */
-export class Operation {
+export default class Operation {
   readonly id: string;
 
   readonly handle: TOperationHandle;

@@ -1,14 +1,14 @@
 import { IncomingMessage, ServerResponse } from 'http';
 import { handleControl } from './controlApi';
-import { Delivery } from './delivery';
-import { FaultInjector } from './faults';
-import { FeatureFlagEndpoint } from './featureFlags';
-import { BodyTooLargeError, errorReply, readBody, Reply } from './http';
-import { AUTHORIZE_PATH, DISCOVERY_PATH, OAuthServer, TOKEN_PATH } from './oauth';
-import { TelemetryCollector } from './telemetryCollector';
-import { ThriftEndpoint, thriftMethodName } from './thriftEndpoint';
+import Delivery from './delivery';
+import FaultInjector from './faults';
+import FeatureFlagEndpoint from './featureFlags';
+import BodyTooLargeError, { errorReply, readBody, Reply } from './http';
+import OAuthServer, { AUTHORIZE_PATH, DISCOVERY_PATH, TOKEN_PATH } from './oauth';
+import TelemetryCollector from './telemetryCollector';
+import ThriftEndpoint, { thriftMethodName } from './thriftEndpoint';
 import { Emulator, RequestCounts } from './types';
-import { Warehouse } from './warehouse';
+import Warehouse from './warehouse';
 
 export interface RouterParts {
   emulator: Emulator;
@@ -44,7 +44,7 @@ export function emptyCounts(): RequestCounts {
 }
 
 /** Sends each request to its endpoint, counting it and applying auth and faults on the way. */
-export class Router {
+export default class Router {
   counts = emptyCounts();
 
   private readonly thrift: ThriftEndpoint;

@@ -1,15 +1,15 @@
 import { createServer } from 'https';
 import { AddressInfo, Socket } from 'net';
-import { Delivery } from './delivery';
-import { FaultInjector } from './faults';
-import { FeatureFlagEndpoint } from './featureFlags';
-import { OAuthServer } from './oauth';
+import Delivery from './delivery';
+import FaultInjector from './faults';
+import FeatureFlagEndpoint from './featureFlags';
+import OAuthServer from './oauth';
 import { loadLz4 } from './results/lz4';
-import { emptyCounts, Router } from './router';
-import { TelemetryCollector } from './telemetryCollector';
+import Router, { emptyCounts } from './router';
+import TelemetryCollector from './telemetryCollector';
 import { getCertificate } from './tls';
 import { Emulator, EmulatorOptions } from './types';
-import { Warehouse } from './warehouse';
+import Warehouse from './warehouse';
 
 /** The workspace id the emulator names in `x-databricks-org-id` unless told otherwise (a 16-digit id, like real ones). */
 export const DEFAULT_ORG_ID = '5550001112223334';

@@ -14,7 +14,7 @@ export interface RecordedTelemetryRequest {
 }
 
 /** The `/telemetry-ext` and `/telemetry-unauth` endpoints: records uploads and reports success. */
-export class TelemetryCollector {
+export default class TelemetryCollector {
   private recorded: RecordedTelemetryRequest[] = [];
 
   /** `accepted` caps how many logs succeed (a partial success); the rest are not recorded. */

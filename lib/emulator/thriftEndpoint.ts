@@ -1,11 +1,11 @@
 import { TCLIService, thriftRuntime } from './thrift';
-import { Warehouse } from './warehouse';
+import Warehouse from './warehouse';
 
 /**
  * Thrift over HTTP, as the driver speaks it: each POST body holds one binary-protocol message in
  * a buffered transport, and the response body holds the reply.
  */
-export class ThriftEndpoint {
+export default class ThriftEndpoint {
   private readonly processor: InstanceType<typeof TCLIService.Processor>;
 
   constructor(warehouse: Warehouse) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto';
 import * as metadata from './metadata';
-import { newGuid, Operation, Outcome } from './operation';
-import { ResultCursor } from './results/resultCursor';
+import Operation, { newGuid, Outcome } from './operation';
+import ResultCursor from './results/resultCursor';
 import { literalTable, rangeTable, ResultTable } from './results/table';
 import { parseStatement, ResultFormat, StatementHints } from './sql';
 import {
@@ -43,7 +43,7 @@ const DEFAULT_DIRECT_ROWS = 100_000;
  * The Thrift TCLIService handler. Every method takes exactly one parameter (even when unused),
  * which makes the generated processor use its promise path.
  */
-export class Warehouse {
+export default class Warehouse {
   private readonly sessions = new Map<string, Set<string>>();
 
   private readonly operations = new Map<string, Operation>();

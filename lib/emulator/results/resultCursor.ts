@@ -28,7 +28,7 @@ const ROW_SET_TYPES: Record<ResultFormat, number> = {
  * Serves one result set page by page (inline formats) or link batch by link batch (CloudFetch),
  * generating each page or file only when it is asked for.
  */
-export class ResultCursor {
+export default class ResultCursor {
   private nextRow = 0;
 
   private nextChunk = 0;

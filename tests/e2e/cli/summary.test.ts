@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Progress } from '../../../lib/cli/progress';
+import Progress from '../../../lib/cli/progress';
 import { renderSummary, renderTable } from '../../../lib/cli/render';
 import { decodeRecordedUploads, decodeTelemetryText, factsOf } from '../../../lib/cli/telemetryInput';
 import { percentile, summarize } from '../../../lib/cli/telemetrySummary';
