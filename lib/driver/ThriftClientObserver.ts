@@ -697,7 +697,10 @@ export default class ThriftClientObserver implements RetryReceiver {
         observation.chunksPresent += 1;
       }
     }
-    observation.rowsReturned = (observation.rowsReturned ?? 0) + rowsOf(results);
+    // Only the OpenTelemetry output reports rows: without it, nothing reads a page's rows.
+    if (this.activeContext !== undefined) {
+      observation.rowsReturned = (observation.rowsReturned ?? 0) + rowsOf(results);
+    }
   }
 
   private emitStatementError(observation: OperationObservation, sqlState: unknown, fallback: string): void {

@@ -369,7 +369,6 @@ describe('ThriftClientObserver', () => {
           resultReadyLatencyMs: 25,
           resultConsumptionLatencyMs: 0,
           retryCount: 0,
-          rowsReturned: 20,
         },
       ]);
     });
@@ -952,154 +951,174 @@ describe('ThriftClientObserver', () => {
       return completes().find((event) => event.statementId === uuidOf(op))?.rowsReturned;
     }
 
-    it('counts the values of the first column of each columnar page, direct results included', async () => {
-      await execute(
-        started(OP, {
-          directResults: {
-            resultSet: {
-              status: OK_STATUS,
-              results: {
-                startRowOffset: 0,
-                rows: [],
-                columns: [{ i32Val: { values: [1, 2, 3], nulls: Buffer.alloc(1) } }, { stringVal: { values: [] } }],
+    it('are not counted without the OpenTelemetry output, their only reader', async () => {
+      await execute(started());
+      await fetch({ arrowBatches: [{ rowCount: 3 }] });
+      expect(rowsReturned()).to.equal(undefined);
+    });
+
+    describe('with the OpenTelemetry output on', () => {
+      beforeEach(() => {
+        observer = new ThriftClientObserver(
+          immediately(emitter),
+          context.getLogger(),
+          undefined,
+          false,
+          false,
+          () => 'ctx',
+        );
+        observer.observeClient(client);
+      });
+
+      it('counts the values of the first column of each columnar page, direct results included', async () => {
+        await execute(
+          started(OP, {
+            directResults: {
+              resultSet: {
+                status: OK_STATUS,
+                results: {
+                  startRowOffset: 0,
+                  rows: [],
+                  columns: [{ i32Val: { values: [1, 2, 3], nulls: Buffer.alloc(1) } }, { stringVal: { values: [] } }],
+                },
               },
             },
-          },
-        }),
-      );
-      // A decoded TColumn has every field, unset ones null, before the one that holds the values.
-      await fetch({
-        columns: [
-          {
-            boolVal: null,
-            byteVal: null,
-            i16Val: null,
-            i32Val: null,
-            i64Val: { values: [new Int64Like(1), new Int64Like(2)], nulls: Buffer.alloc(1) },
-          },
-        ],
-      });
-      await fetch({ columns: [{ stringVal: { values: [], nulls: Buffer.alloc(0) } }] });
-      expect(rowsReturned()).to.equal(5);
-    });
-
-    it('sums the rowCount of Arrow batches, numbers or Int64 objects', async () => {
-      await execute(
-        started(OP, {
-          directResults: {
-            resultSet: {
-              results: { arrowBatches: [{ batch: Buffer.alloc(8), rowCount: new Int64Like(1000) }] },
+          }),
+        );
+        // A decoded TColumn has every field, unset ones null, before the one that holds the values.
+        await fetch({
+          columns: [
+            {
+              boolVal: null,
+              byteVal: null,
+              i16Val: null,
+              i32Val: null,
+              i64Val: { values: [new Int64Like(1), new Int64Like(2)], nulls: Buffer.alloc(1) },
             },
-          },
-        }),
-      );
-      await fetch({
-        arrowBatches: [
-          { batch: Buffer.alloc(8), rowCount: new Int64Like(24) },
-          { batch: Buffer.alloc(8), rowCount: 6 },
-        ],
-      });
-      await fetch({ arrowBatches: [] });
-      expect(rowsReturned()).to.equal(1030);
-    });
-
-    it('sums the rowCount of CloudFetch links over every page', async () => {
-      await execute(
-        started(OP, {
-          directResults: {
-            resultSet: {
-              results: { resultLinks: [{ fileLink: 'http://h/0', startRowOffset: 0, rowCount: new Int64Like(500) }] },
-            },
-          },
-        }),
-      );
-      await fetch({
-        resultLinks: [
-          { fileLink: 'http://h/1', startRowOffset: 500, rowCount: 250 },
-          { fileLink: 'http://h/2', startRowOffset: 750, rowCount: new Int64Like(250) },
-        ],
-      });
-      expect(rowsReturned()).to.equal(1000);
-    });
-
-    it('counts rows per statement', async () => {
-      const other = makeGuid(11);
-      await execute(started());
-      await execute(started(other));
-      await fetch({ arrowBatches: [{ rowCount: 3 }] });
-      await fetch({ arrowBatches: [{ rowCount: 40 }] }, other);
-      await fetch({ arrowBatches: [{ rowCount: 4 }] });
-      expect(rowsReturned()).to.equal(7);
-      expect(rowsReturned(other)).to.equal(40);
-    });
-
-    it('is unset for a statement whose results were never fetched', async () => {
-      await execute(started());
-      expect(rowsReturned()).to.equal(undefined);
-    });
-
-    it('does not count a page whose response reports an error', async () => {
-      await execute(started());
-      client.reply('FetchResults', {
-        response: {
-          status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: '42000' },
-          results: { arrowBatches: [{ rowCount: 99 }] },
-        },
-      });
-      await rpc('FetchResults', { operationHandle: operationHandle(OP) });
-      client.reply('FetchResults', { error: new Error('socket hang up') });
-      await rpc('FetchResults', { operationHandle: operationHandle(OP) });
-      expect(rowsReturned()).to.equal(undefined);
-    });
-
-    const malformed: Array<[string, unknown]> = [
-      ['null results', null],
-      ['string results', 'rows'],
-      ['a number', 12],
-      ['no known field', { rows: [{}, {}] }],
-      ['non-array columns', { columns: { i32Val: { values: [1, 2] } } }],
-      ['empty columns', { columns: [] }],
-      ['a null column', { columns: [null, { i32Val: { values: [1] } }] }],
-      ['a column without values', { columns: [{ i32Val: null, stringVal: {} }] }],
-      ['non-array values', { columns: [{ i32Val: { values: 'abc' } }] }],
-      [
-        'bad Arrow row counts',
-        {
-          arrowBatches: [
-            null,
-            7,
-            {},
-            { rowCount: -3 },
-            { rowCount: 1.5 },
-            { rowCount: Number.NaN },
-            { rowCount: Number.POSITIVE_INFINITY },
-            { rowCount: 2 ** 60 },
-            { rowCount: new Int64Like(-5) },
-            { rowCount: 'many' },
-            { rowCount: {} },
-            { rowCount: null },
           ],
-        },
-      ],
-      ['bad link row counts', { resultLinks: [null, { fileLink: 'http://h/x' }, { rowCount: -1 }] }],
-      ['non-array batches and links', { arrowBatches: 'x', resultLinks: { rowCount: 5 } }],
-    ];
-    for (const [label, results] of malformed) {
-      it(`counts 0 for ${label}, and never throws`, async () => {
-        await execute(started());
-        const delivered = await fetch(results);
-        expect(delivered.count).to.equal(1);
-        expect(rowsReturned()).to.equal(0);
-        expect(context.logger.aboveDebug()).to.deep.equal([]);
+        });
+        await fetch({ columns: [{ stringVal: { values: [], nulls: Buffer.alloc(0) } }] });
+        expect(rowsReturned()).to.equal(5);
       });
-    }
 
-    it('keeps counting the good pages around a malformed one', async () => {
-      await execute(started());
-      await fetch({ arrowBatches: [{ rowCount: 2 }, { rowCount: -9 }, null] });
-      await fetch({ columns: 'broken' });
-      await fetch({ columns: [{ doubleVal: { values: [0.5, 1.5, 2.5] } }] });
-      expect(rowsReturned()).to.equal(5);
+      it('sums the rowCount of Arrow batches, numbers or Int64 objects', async () => {
+        await execute(
+          started(OP, {
+            directResults: {
+              resultSet: {
+                results: { arrowBatches: [{ batch: Buffer.alloc(8), rowCount: new Int64Like(1000) }] },
+              },
+            },
+          }),
+        );
+        await fetch({
+          arrowBatches: [
+            { batch: Buffer.alloc(8), rowCount: new Int64Like(24) },
+            { batch: Buffer.alloc(8), rowCount: 6 },
+          ],
+        });
+        await fetch({ arrowBatches: [] });
+        expect(rowsReturned()).to.equal(1030);
+      });
+
+      it('sums the rowCount of CloudFetch links over every page', async () => {
+        await execute(
+          started(OP, {
+            directResults: {
+              resultSet: {
+                results: { resultLinks: [{ fileLink: 'http://h/0', startRowOffset: 0, rowCount: new Int64Like(500) }] },
+              },
+            },
+          }),
+        );
+        await fetch({
+          resultLinks: [
+            { fileLink: 'http://h/1', startRowOffset: 500, rowCount: 250 },
+            { fileLink: 'http://h/2', startRowOffset: 750, rowCount: new Int64Like(250) },
+          ],
+        });
+        expect(rowsReturned()).to.equal(1000);
+      });
+
+      it('counts rows per statement', async () => {
+        const other = makeGuid(11);
+        await execute(started());
+        await execute(started(other));
+        await fetch({ arrowBatches: [{ rowCount: 3 }] });
+        await fetch({ arrowBatches: [{ rowCount: 40 }] }, other);
+        await fetch({ arrowBatches: [{ rowCount: 4 }] });
+        expect(rowsReturned()).to.equal(7);
+        expect(rowsReturned(other)).to.equal(40);
+      });
+
+      it('is unset for a statement whose results were never fetched', async () => {
+        await execute(started());
+        expect(rowsReturned()).to.equal(undefined);
+      });
+
+      it('does not count a page whose response reports an error', async () => {
+        await execute(started());
+        client.reply('FetchResults', {
+          response: {
+            status: { statusCode: TStatusCode.ERROR_STATUS, sqlState: '42000' },
+            results: { arrowBatches: [{ rowCount: 99 }] },
+          },
+        });
+        await rpc('FetchResults', { operationHandle: operationHandle(OP) });
+        client.reply('FetchResults', { error: new Error('socket hang up') });
+        await rpc('FetchResults', { operationHandle: operationHandle(OP) });
+        expect(rowsReturned()).to.equal(undefined);
+      });
+
+      const malformed: Array<[string, unknown]> = [
+        ['null results', null],
+        ['string results', 'rows'],
+        ['a number', 12],
+        ['no known field', { rows: [{}, {}] }],
+        ['non-array columns', { columns: { i32Val: { values: [1, 2] } } }],
+        ['empty columns', { columns: [] }],
+        ['a null column', { columns: [null, { i32Val: { values: [1] } }] }],
+        ['a column without values', { columns: [{ i32Val: null, stringVal: {} }] }],
+        ['non-array values', { columns: [{ i32Val: { values: 'abc' } }] }],
+        [
+          'bad Arrow row counts',
+          {
+            arrowBatches: [
+              null,
+              7,
+              {},
+              { rowCount: -3 },
+              { rowCount: 1.5 },
+              { rowCount: Number.NaN },
+              { rowCount: Number.POSITIVE_INFINITY },
+              { rowCount: 2 ** 60 },
+              { rowCount: new Int64Like(-5) },
+              { rowCount: 'many' },
+              { rowCount: {} },
+              { rowCount: null },
+            ],
+          },
+        ],
+        ['bad link row counts', { resultLinks: [null, { fileLink: 'http://h/x' }, { rowCount: -1 }] }],
+        ['non-array batches and links', { arrowBatches: 'x', resultLinks: { rowCount: 5 } }],
+      ];
+      for (const [label, results] of malformed) {
+        it(`counts 0 for ${label}, and never throws`, async () => {
+          await execute(started());
+          const delivered = await fetch(results);
+          expect(delivered.count).to.equal(1);
+          expect(rowsReturned()).to.equal(0);
+          expect(context.logger.aboveDebug()).to.deep.equal([]);
+        });
+      }
+
+      it('keeps counting the good pages around a malformed one', async () => {
+        await execute(started());
+        await fetch({ arrowBatches: [{ rowCount: 2 }, { rowCount: -9 }, null] });
+        await fetch({ columns: 'broken' });
+        await fetch({ columns: [{ doubleVal: { values: [0.5, 1.5, 2.5] } }] });
+        expect(rowsReturned()).to.equal(5);
+      });
     });
   });
 
