@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import type { Emulator } from '../../../lib/emulator';
 import type { CollectedTelemetry } from '../../support/otelSdk';
 import { processCacheDir } from '../../support/processCacheDir';
+import { runNodeProcess } from '../../support/childProcess';
 
 export const ROOT = path.join(__dirname, '..', '..', '..');
 export const FIXTURES = path.join(__dirname, 'fixtures');
@@ -117,28 +118,14 @@ export function runNode(
       base[name] = value;
     }
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (part: Buffer) => (stdout += part.toString()));
-    child.stderr.on('data', (part: Buffer) => (stderr += part.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const line = stdout.split('\n').find((text) => text.startsWith(RESULT_PREFIX));
-      resolve({
-        code,
-        stdout,
-        stderr,
-        result: line === undefined ? undefined : JSON.parse(line.slice(RESULT_PREFIX.length)),
-      });
-    });
+  return runNodeProcess(args, { cwd, env: { ...base, ...env }, timeoutMs }).then(({ code, stdout, stderr }) => {
+    const line = stdout.split('\n').find((text) => text.startsWith(RESULT_PREFIX));
+    return {
+      code,
+      stdout,
+      stderr,
+      result: line === undefined ? undefined : JSON.parse(line.slice(RESULT_PREFIX.length)),
+    };
   });
 }
 
