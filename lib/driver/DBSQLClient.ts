@@ -39,10 +39,9 @@ export default class DBSQLClient extends DriverDBSQLClient {
       { connectionOptions: options, clientConfig: this.clientTelemetryOptions, env: process.env },
       this.getLogger(),
     );
-    const context = { getLogger: () => this.getLogger(), getTelemetryConfig: () => config };
     const output = OpenTelemetryOutput.fromGlobalProviders({
-      ...context,
-      getConnectionProvider: () => this.getConnectionProvider(),
+      getLogger: () => this.getLogger(),
+      getTelemetryConfig: () => config,
     });
     return this.telemetry.connect(options, config, output, async () => {
       await super.connect({ ...options, telemetryEnabled: false }, authProvider);

@@ -111,7 +111,7 @@ export default class OpenTelemetryOutput {
    * the instruments follow the global meter provider.
    */
   static fromGlobalProviders(
-    context: ITelemetryContext,
+    context: Pick<ITelemetryContext, 'getLogger' | 'getTelemetryConfig'>,
     load: () => OpenTelemetryApi | undefined = loadOpenTelemetryApi,
   ): OpenTelemetryOutput | undefined {
     try {
