@@ -22,7 +22,7 @@ import { getAuthType, getDriverConfiguration } from './connectionFacts';
 import { observeSession } from './sessionObserver';
 import type { SessionObserverSink } from './contracts/SessionObserverSink';
 import type { ExitFlushable } from './contracts/ExitFlushable';
-import ThriftClientObserver from './ThriftClientObserver';
+import ThriftClientObserver, { ObservedForOpenTelemetry } from './ThriftClientObserver';
 import { trackForExit, untrackForExit } from './exitFlush';
 
 /**
@@ -118,8 +118,7 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       options.logger,
       () => this.watchDownloads(),
       options.driverReportsEvents,
-      options.openTelemetry?.options.queryText === true,
-      options.openTelemetry && (() => options.openTelemetry?.api.context.active()),
+      options.openTelemetry && observedForOpenTelemetry(options.openTelemetry),
     );
     this.receiver = new DriverEventReceiver(this);
     this.sessionCalls = new SessionCallWatch(this.observer, this.events);
@@ -361,4 +360,8 @@ export default class TelemetryConnection implements ITelemetryContext, SessionOb
       this.options.logger.log(LogLevel.debug, `Telemetry: closing failed: ${(error as Error)?.message}`);
     }
   }
+}
+
+function observedForOpenTelemetry(output: OpenTelemetryOutput): ObservedForOpenTelemetry {
+  return { queryText: output.options.queryText === true, activeContext: () => output.api.context.active() };
 }

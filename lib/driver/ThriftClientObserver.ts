@@ -66,6 +66,14 @@ interface RpcOutcome {
   parent: unknown;
 }
 
+/** What the adapter measures only for the OpenTelemetry output. */
+export interface ObservedForOpenTelemetry {
+  /** Hand each statement's text on (the application opted in). */
+  queryText: boolean;
+  /** The application's context at the moment a call is made, to parent the statement's span on. */
+  activeContext: () => unknown;
+}
+
 /** One chunk the driver downloaded: `time` is when the download ended. */
 export interface ChunkDownload {
   statementId: string;
@@ -145,13 +153,8 @@ export default class ThriftClientObserver implements RetryReceiver {
     private readonly logger: IDBSQLLogger,
     onFirstLink?: () => void,
     private readonly downloadsReported = false,
-    /** Hand each statement's text to the OpenTelemetry output (the application opted in). */
-    private readonly captureQueryText = false,
-    /**
-     * The application's OpenTelemetry context at the moment a call is made, for the output to
-     * parent the statement's span on; none when OpenTelemetry output is off.
-     */
-    private readonly activeContext?: () => unknown,
+    /** What the OpenTelemetry output needs beyond the upload; none when the output is off. */
+    private readonly openTelemetry?: ObservedForOpenTelemetry,
   ) {
     this.links = new CloudFetchLinkRegistry(
       events,
@@ -346,7 +349,7 @@ export default class ThriftClientObserver implements RetryReceiver {
         return original.call(this, request, callback);
       }
       const startedAt = Date.now();
-      const parent = startsOperation ? slot.observer.activeContext?.() : undefined;
+      const parent = startsOperation ? slot.observer.openTelemetry?.activeContext() : undefined;
       // eslint-disable-next-line prefer-const -- set once the call is numbered, after the callback capturing it exists
       let seqid: unknown;
       const sent = original.call(this, request, (error: unknown, response: unknown) => {
@@ -615,7 +618,10 @@ export default class ThriftClientObserver implements RetryReceiver {
       timestamp: startedAt,
       statementType: operationType === 'EXECUTE_STATEMENT' ? 'QUERY' : 'METADATA',
       operationType,
-      queryText: this.captureQueryText && typeof request?.statement === 'string' ? request.statement : undefined,
+      queryText:
+        this.openTelemetry?.queryText === true && typeof request?.statement === 'string'
+          ? request.statement
+          : undefined,
       parentContext: parent,
     });
     if (isErrorStatus(response.status)) {
@@ -698,7 +704,7 @@ export default class ThriftClientObserver implements RetryReceiver {
       }
     }
     // Only the OpenTelemetry output reports rows: without it, nothing reads a page's rows.
-    if (this.activeContext !== undefined) {
+    if (this.openTelemetry !== undefined) {
       observation.rowsReturned = (observation.rowsReturned ?? 0) + rowsOf(results);
     }
   }

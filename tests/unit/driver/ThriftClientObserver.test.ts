@@ -959,14 +959,10 @@ describe('ThriftClientObserver', () => {
 
     describe('with the OpenTelemetry output on', () => {
       beforeEach(() => {
-        observer = new ThriftClientObserver(
-          immediately(emitter),
-          context.getLogger(),
-          undefined,
-          false,
-          false,
-          () => 'ctx',
-        );
+        observer = new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false, {
+          queryText: false,
+          activeContext: () => 'ctx',
+        });
         observer.observeClient(client);
       });
 
@@ -1129,7 +1125,10 @@ describe('ThriftClientObserver', () => {
       const created =
         capture === undefined
           ? new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false)
-          : new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false, capture);
+          : new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false, {
+              queryText: capture,
+              activeContext: () => undefined,
+            });
       created.observeClient(client);
       return created;
     }
@@ -1156,7 +1155,7 @@ describe('ThriftClientObserver', () => {
       expect(JSON.stringify(events)).not.to.include('alice');
     });
 
-    it("is the ExecuteStatement request's statement when the 5th argument is true", async () => {
+    it("is the ExecuteStatement request's statement when the output asks for it", async () => {
       capturing(true);
       await executeText(TEXT);
       expect(starts().map(compact)).to.deep.equal([
@@ -1202,14 +1201,10 @@ describe('ThriftClientObserver', () => {
   describe("the application's OpenTelemetry context", () => {
     it('is captured when an operation-starting call is sent, not when its outcome is read', async () => {
       let active = 'at send';
-      const observed = new ThriftClientObserver(
-        immediately(emitter),
-        context.getLogger(),
-        undefined,
-        false,
-        false,
-        () => active,
-      );
+      const observed = new ThriftClientObserver(immediately(emitter), context.getLogger(), undefined, false, {
+        queryText: false,
+        activeContext: () => active,
+      });
       observed.observeClient(client);
       client.reply('ExecuteStatement', { response: started() });
       const call = rpc('ExecuteStatement', { sessionHandle: sessionHandle(SESSION), statement: 'SELECT 1' });
