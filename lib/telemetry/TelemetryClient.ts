@@ -12,6 +12,14 @@ import { withDeadline } from './deadline';
  */
 const ERROR_FLUSH_INTERVAL_MS = 1000;
 
+/**
+ * A partial batch also goes out once no log has arrived for this share of the flush interval.
+ * After a burst of statements it then leaves while the connection's sockets are still open,
+ * rather than at the interval's end, when a server with a short keep-alive has closed them and
+ * the upload pays for a new TLS handshake; a steady stream still batches up to the interval.
+ */
+const QUIET_SHARE_OF_INTERVAL = 0.5;
+
 /** Whether the log reports an error; a hostile log (throwing getter) does not. */
 function carriesError(log: TelemetryLog): boolean {
   try {
@@ -33,7 +41,7 @@ export interface TelemetryClientStats {
 /**
  * The export queue shared by every connection of one host and credential, modelled on
  * OpenTelemetry's BatchSpanProcessor: a bounded queue that drops instead of growing, a full batch
- * or the flush interval triggers an export, a log that carries an error triggers one within
+ * or the flush interval triggers an export (or, after a burst, a quiet half interval), a log that carries an error triggers one within
  * `ERROR_FLUSH_INTERVAL_MS` (at most one such flush per period), the flush timers exist only
  * while logs wait and never hold the process, one export runs at a time, and `close()` is a
  * once-promise that stops accepting, flushes and shuts the exporter down within `closeTimeoutMs`.
@@ -45,6 +53,11 @@ export default class TelemetryClient {
   private queue: TelemetryLog[] = [];
 
   private flushTimer?: NodeJS.Timeout;
+
+  /** Monotonic times (ms) of the oldest log the flush timer waits for, and of the newest log. */
+  private batchStartedAt = 0;
+
+  private lastLogAt = 0;
 
   private errorFlushTimer?: NodeJS.Timeout;
 
@@ -104,6 +117,7 @@ export default class TelemetryClient {
       }
       this.overflowing = false;
       this.queue.push(log);
+      this.lastLogAt = performance.now();
       if (carriesError(log)) {
         this.startErrorFlushTimer();
       }
@@ -245,10 +259,29 @@ export default class TelemetryClient {
     if (this.flushTimer) {
       return;
     }
+    this.batchStartedAt = performance.now();
+    this.scheduleFlush(this.quietMs());
+  }
+
+  private quietMs(): number {
+    return this.config.flushIntervalMs * QUIET_SHARE_OF_INTERVAL;
+  }
+
+  /** Flushes when the interval since the batch's first log ends or the logs have stopped for a quiet period, whichever comes first. */
+  private scheduleFlush(wait: number): void {
     this.flushTimer = setTimeout(() => {
+      const now = performance.now();
+      const untilDue = Math.min(
+        this.batchStartedAt + this.config.flushIntervalMs - now,
+        this.lastLogAt + this.quietMs() - now,
+      );
+      if (untilDue > 0) {
+        this.scheduleFlush(untilDue);
+        return;
+      }
       this.flushTimer = undefined;
       this.drain(true);
-    }, this.config.flushIntervalMs);
+    }, wait);
     this.flushTimer.unref();
   }
 

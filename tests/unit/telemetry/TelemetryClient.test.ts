@@ -86,12 +86,44 @@ describe('TelemetryClient', () => {
       expect(clock.countTimers()).to.equal(0);
     });
 
-    it('should flush on periodic timer', async () => {
-      const logs = enqueue(2);
-      await clock.tickAsync(4999);
+    it('should flush a steady stream at the flush interval after its first log', async () => {
+      create({ batchSize: 100 });
+      const logs = [makeLog()];
+      client.enqueue(logs[0]);
+      // A log every 2 s: never quiet for half the interval.
+      for (let i = 0; i < 2; i += 1) {
+        await clock.tickAsync(2000);
+        const log = makeLog();
+        logs.push(log);
+        client.enqueue(log);
+      }
+      await clock.tickAsync(999);
       expect(exporter.batches).to.deep.equal([]);
       await clock.tickAsync(1);
       expect(exporter.batches).to.deep.equal([logs]);
+    });
+
+    it('should flush a burst once no log has arrived for half the interval', async () => {
+      const first = enqueue(1);
+      await clock.tickAsync(1000);
+      const second = enqueue(1);
+      await clock.tickAsync(2499);
+      expect(exporter.batches).to.deep.equal([]);
+      await clock.tickAsync(1);
+      expect(exporter.batches).to.deep.equal([[...first, ...second]]);
+      expect(clock.countTimers()).to.equal(0);
+    });
+
+    it('should keep one flush timer however many logs arrive', async () => {
+      create({ batchSize: 1000, maxQueueSize: 1000 });
+      for (let i = 0; i < 400; i += 1) {
+        client.enqueue(makeLog());
+        expect(clock.countTimers()).to.equal(1);
+        await clock.tickAsync(10);
+      }
+      await clock.tickAsync(2500);
+      expect(exporter.batches.map((batch) => batch.length)).to.deep.equal([400]);
+      expect(clock.countTimers()).to.equal(0);
     });
 
     it('should keep the flush timer only while logs wait', async () => {
@@ -188,10 +220,10 @@ describe('TelemetryClient', () => {
       expect(exportTimes.map((time) => time - 1_000_000)).to.deep.equal([0, 1000]);
     });
 
-    it('should keep a log without an error waiting for the flush interval', async () => {
+    it('should keep a log without an error waiting for the quiet period', async () => {
       client.enqueue(makeLog());
       client.enqueue({ ...makeLog(), kind: 'error', errorName: '' });
-      await clock.tickAsync(4999);
+      await clock.tickAsync(2499);
       expect(exporter.batches).to.deep.equal([]);
       await clock.tickAsync(1);
       expect(exporter.batches).to.have.length(1);
