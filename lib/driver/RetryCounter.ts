@@ -59,14 +59,16 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
   ) {
     return undefined;
   }
+  // The fields are declared, not initialized: the driver makes a policy per HTTP request, and only
+  // a retry sets them (undefined counts as none).
   return class CountingRetryPolicy extends base {
-    private retries = 0;
+    declare private retries?: number;
 
     /** The request of the last retried response: a network failure after it is the same call's. */
-    private retriedRequest: unknown;
+    declare private retriedRequest?: unknown;
 
     shouldRetry(details: unknown): Promise<unknown> {
-      if (this.retries !== 0) {
+      if (this.retries) {
         this.report(requestOf(details));
       }
       return super.shouldRetry(details);
@@ -81,7 +83,7 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
         throw error;
       }
       if (allowsRetry(result)) {
-        this.retries += 1;
+        this.retries = (this.retries ?? 0) + 1;
         this.retriedRequest = requestOf(details);
       }
       return result;
@@ -96,7 +98,7 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
         throw failure;
       }
       if (allowsRetry(result)) {
-        this.retries += 1;
+        this.retries = (this.retries ?? 0) + 1;
       } else {
         this.report(this.retriedRequest);
       }
@@ -106,7 +108,7 @@ function countingClass(base: RetryPolicyClass, context: unknown, slot: CounterSl
     /** Hands the retries counted so far to the receiver, once. */
     private report(request: unknown): void {
       const { retries } = this;
-      if (retries === 0) {
+      if (!retries) {
         return;
       }
       this.retries = 0;
