@@ -5,7 +5,9 @@
  * upload's `https.request` count for whoever called them. The time owned by the telemetry's own
  * code is its cost, without the run-to-run noise of an A/B on a busy machine: for ours (`on`),
  * lib/telemetry and lib/driver; for the driver's built-in (`builtin`), the driver's telemetry
- * folder. Both pay the same for the driver's own hook points, which neither owns.
+ * folder. Both pay the same for the driver's own hook points, which neither owns. For forwarding
+ * hooks that record nothing, at our hook points (`hooks`, support/bareHooks.ts): the floor under
+ * anything observed there.
  * Argument: JSON `ProfileSpec`. Prints one JSON line.
  */
 import { Session } from 'inspector';
@@ -20,7 +22,8 @@ export interface ProfileSpec {
   endpoint: EmulatorEndpoint;
   /** The loopback address the endpoint's host name stands for, where it is not one. */
   address?: string;
-  subject?: 'on' | 'builtin';
+  /** `hooks`: forwarding hooks alone at our hook points (support/bareHooks.ts), to calibrate `on`. */
+  subject?: 'on' | 'builtin' | 'hooks';
   warmup: number;
   queries: number;
   sqls: Record<string, string>;
@@ -30,15 +33,16 @@ export interface ProfileSpec {
   intervalMicros?: number;
 }
 
-/** Where each subject's own code lives: the folders its frames' script paths start with. */
+/** Where each subject's own code lives: the files, or folders, of its frames' scripts. */
 const OWN_CODE: Record<NonNullable<ProfileSpec['subject']>, string[]> = {
   on: [join(ROOT, 'lib', 'telemetry'), join(ROOT, 'lib', 'driver')],
   builtin: [join(ROOT, 'node_modules', '@databricks', 'sql', 'dist', 'telemetry')],
+  hooks: [join(ROOT, 'bench', 'support', 'bareHooks.ts')],
 };
 
 function isOwn(url: string, folders: string[]): boolean {
   const path = url.startsWith('file:') ? fileURLToPath(url) : url;
-  return folders.some((folder) => path.startsWith(`${folder}${sep}`));
+  return folders.some((folder) => path === folder || path.startsWith(`${folder}${sep}`));
 }
 
 export interface ProfileShare {

@@ -128,6 +128,8 @@ interface ProfileReading {
   name: string;
   builtin: ProfileShare;
   on: ProfileShare;
+  /** Forwarding hooks that record nothing, at our hook points: the floor under ours. */
+  hooks: ProfileShare;
 }
 
 export const OWN_CODE = figure<ProfileReading>({
@@ -138,12 +140,15 @@ export const OWN_CODE = figure<ProfileReading>({
     (r) => r.on.ownMicrosPerStatement,
     (r) => r.builtin.ownMicrosPerStatement,
   ),
-  measured: ({ builtin, on }) => {
+  measured: ({ builtin, on, hooks }) => {
     const top = on.topLibFunctions
       .slice(0, 3)
       .map((f) => f.name.replace(/ .*\//, ' '))
       .join(', ');
-    return `built-in ${builtin.ownMicrosPerStatement.toFixed(2)} µs (${(builtin.libShare * 100).toFixed(2)} %), ours ${on.ownMicrosPerStatement.toFixed(2)} µs (${(on.libShare * 100).toFixed(2)} %; top: ${top})`;
+    return (
+      `built-in ${builtin.ownMicrosPerStatement.toFixed(2)} µs (${(builtin.libShare * 100).toFixed(2)} %), ours ${on.ownMicrosPerStatement.toFixed(2)} µs (${(on.libShare * 100).toFixed(2)} %; top: ${top}); ` +
+      `forwarding hooks that record nothing, at our points: ${hooks.ownMicrosPerStatement.toFixed(2)} µs`
+    );
   },
 });
 
@@ -229,7 +234,8 @@ async function anchorUploads(recorder: FigureRecorder, emulator: EmulatorProcess
 /**
  * The low-noise counterpart of the anchor rows: each subject's client under the sampling profiler
  * (children/profileOn.ts), charged with the time its own telemetry code owns per statement. The
- * driver's hook points, which both pay alike, are owned by neither. Uploads are left out (nothing
+ * driver's hook points, which both pay alike, are owned by neither. A third run, forwarding hooks
+ * that record nothing at our hook points, gives the floor under ours. Uploads are left out (nothing
  * is sent while profiling): the built-in sends through node-fetch, which the profile cannot tell
  * from the driver's own use of it; the upload rows below measure both alike.
  */
@@ -240,15 +246,19 @@ async function anchorProfiles(recorder: FigureRecorder, emulator: EmulatorProces
       sqls[`${path} ${format}`] = anchorSql(path, format);
     }
   }
-  const shares: Partial<Record<AnchorSubject, ProfileShare[]>> = {};
-  for (const [subject, label] of ANCHOR_SUBJECTS) {
+  const shares: Partial<Record<AnchorSubject | 'hooks', ProfileShare[]>> = {};
+  const subjects: ReadonlyArray<[AnchorSubject | 'hooks', string]> = [
+    ...ANCHOR_SUBJECTS,
+    ['hooks', 'forwarding hooks alone'],
+  ];
+  for (const [subject, label] of subjects) {
     progress(`anchor: profiler, ${label}: the telemetry's own code per statement`);
     const spec: ProfileSpec = {
       endpoint: { ...emulator.endpoint, host: ANCHOR_HOST },
       address: ANCHOR_ADDRESS,
       subject,
       warmup: QUICK ? 30 : 500,
-      queries: QUICK ? 100 : 800,
+      queries: QUICK ? 100 : 1500,
       sqls,
       uploads: false,
       intervalMicros: 50,
@@ -258,9 +268,9 @@ async function anchorProfiles(recorder: FigureRecorder, emulator: EmulatorProces
   }
   recorder.results.anchorProfiles = shares;
   for (const name of Object.keys(sqls)) {
-    const of = (subject: AnchorSubject) => shares[subject]?.find((share) => share.format === name) as ProfileShare;
-    const [builtin, on] = [of('builtin'), of('on')];
-    recorder.record(OWN_CODE, { name, builtin, on });
+    const of = (subject: AnchorSubject | 'hooks') =>
+      shares[subject]?.find((share) => share.format === name) as ProfileShare;
+    recorder.record(OWN_CODE, { name, builtin: of('builtin'), on: of('on'), hooks: of('hooks') });
   }
 }
 
