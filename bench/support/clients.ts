@@ -7,6 +7,7 @@ import type { TelemetryOptions } from '../../lib';
 import TelemetryClientProvider from '../../lib/telemetry/TelemetryClientProvider';
 import BareHooksClient from './bareHooks';
 import type { EmulatorEndpoint } from './emulatorProcess';
+import { trustsEmulatorCa } from './emulatorTrust';
 
 /**
  * `on`: our client with telemetry on; `off`: our client with `telemetryEnabled: false`;
@@ -54,7 +55,7 @@ export function connectOptions(
     path: endpoint.path,
     token: endpoint.token,
     // A process that trusts the emulator's CA (NODE_EXTRA_CA_CERTS) connects as to a workspace with a public CA.
-    ...(process.env.NODE_EXTRA_CA_CERTS === endpoint.caPath ? {} : { customCaCert: readFileSync(endpoint.caPath) }),
+    ...(trustsEmulatorCa(endpoint.caPath) ? {} : { customCaCert: readFileSync(endpoint.caPath) }),
   };
   if (kind === 'on') {
     return { ...base, telemetryEnabled: true, ...options.telemetry };

@@ -1,22 +1,20 @@
 import { spawn } from 'child_process';
 import { join } from 'path';
 import { cleanEnv } from './clients';
+import { emulatorTrustFile } from './emulatorTrust';
 import { CHILDREN, ROOT, tsNodeArgs } from './paths';
 
 /**
  * A child trusts the emulator's CA process-wide, as every process trusts a workspace's public CA:
  * its connections carry no `customCaCert` (see connectOptions), so telemetry's uploads and the
- * driver's built-in ones both go as they do against a real workspace.
+ * driver's built-in ones both go as they do against a real workspace (see emulatorTrust.ts).
  */
 function trustingEmulatorCa(args: string[], env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (env.NODE_EXTRA_CA_CERTS !== undefined) {
-    return env;
-  }
   for (const arg of args) {
     try {
       const caPath = (JSON.parse(arg) as { endpoint?: { caPath?: unknown } })?.endpoint?.caPath;
       if (typeof caPath === 'string') {
-        return { ...env, NODE_EXTRA_CA_CERTS: caPath };
+        return { ...env, NODE_EXTRA_CA_CERTS: emulatorTrustFile(caPath, env.NODE_EXTRA_CA_CERTS) };
       }
     } catch {
       // Not a spec.
