@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'fs';
 
-/**
- * A measured child trusts the emulator's CA process-wide (NODE_EXTRA_CA_CERTS), as every process
- * trusts a workspace's public CA, so its connections carry no `customCaCert`. Extra CAs the
- * caller's environment already trusts stay trusted: they go into one file with the emulator's.
- */
+// A measured child trusts the emulator's CA process-wide (NODE_EXTRA_CA_CERTS), as every process
+// trusts a workspace's public CA, so its connections carry no `customCaCert`. Extra CAs the
+// caller's environment already trusts stay trusted: they go into one file with the emulator's.
+
+/** The emulator's CA after the caller's extra CAs, beside the emulator's CA file. */
 function bundlePath(caPath: string): string {
   return `${caPath}.with-inherited.pem`;
 }

@@ -41,10 +41,11 @@ export interface TelemetryClientStats {
 /**
  * The export queue shared by every connection of one host and credential, modelled on
  * OpenTelemetry's BatchSpanProcessor: a bounded queue that drops instead of growing, a full batch
- * or the flush interval triggers an export (or, after a burst, a quiet half interval), a log that carries an error triggers one within
- * `ERROR_FLUSH_INTERVAL_MS` (at most one such flush per period), the flush timers exist only
- * while logs wait and never hold the process, one export runs at a time, and `close()` is a
- * once-promise that stops accepting, flushes and shuts the exporter down within `closeTimeoutMs`.
+ * or the flush interval (after a burst, half of it without a log) triggers an export, a log that
+ * carries an error triggers one within `ERROR_FLUSH_INTERVAL_MS` (at most one such flush per
+ * period), the flush timers exist only while logs wait and never hold the process, one export
+ * runs at a time, and `close()` is a once-promise that stops accepting, flushes and shuts the
+ * exporter down within `closeTimeoutMs`.
  * Nothing is sent until the host's feature flag says 'enabled'.
  */
 export default class TelemetryClient {
@@ -267,7 +268,7 @@ export default class TelemetryClient {
     return this.config.flushIntervalMs * QUIET_SHARE_OF_INTERVAL;
   }
 
-  /** Flushes when the interval since the batch's first log ends or the logs have stopped for a quiet period, whichever comes first. */
+  /** Flushes an interval after the batch's first log, or once no log has come for the quiet period, whichever is first. */
   private scheduleFlush(wait: number): void {
     this.flushTimer = setTimeout(() => {
       const now = performance.now();
