@@ -9,6 +9,7 @@ import type OpenTelemetryOutput from '../telemetry/OpenTelemetryOutput';
 import TelemetryClientProvider from '../telemetry/TelemetryClientProvider';
 import { TelemetryConfiguration, TelemetryOptions } from '../telemetry/types';
 import TelemetryConnection from './TelemetryConnection';
+import watchAuthHeaders from './authHeaders';
 import {
   DRIVER_VERSION,
   getAuthType,
@@ -44,9 +45,6 @@ const KERNEL_NOT_OBSERVED =
   "Telemetry: this connection runs on the driver's kernel backend (useKernel), which sends no Thrift calls; " +
   'nothing is observed or reported for it (no connection, statement or error logs, no feature-flag or telemetry requests), ' +
   "and the kernel's own telemetry stays off";
-
-type HeadersLike =
-  Record<string, string> | Iterable<[string, string]> | { forEach(cb: (v: string, k: string) => void): void };
 
 /**
  * One driver client's telemetry across its connections: what `connect()`, `openSession()` and
@@ -234,63 +232,4 @@ function driverKernelBackend(): (abstract new (...args: never[]) => object) | un
   } catch {
     return undefined;
   }
-}
-
-/**
- * The authentication headers the driver last set on the connection, each time after its own call
- * to the auth provider succeeded. Telemetry never calls the provider itself, so it never signs in
- * (no OAuth token request, no browser) and sends only what the application's own calls obtained,
- * also after close() (the driver forgets its provider there). Rejects before the first sign-in,
- * and while the token is a JWT past its `exp` (the driver renews it on the application's next
- * call): the exporter then drops the batch with a debug log.
- */
-function watchAuthHeaders(connectionProvider: IConnectionProvider): () => Promise<Record<string, string>> {
-  // Kept as the driver passed them: the driver sets them before every call, an upload reads them rarely.
-  let current: unknown;
-  const { setHeaders } = connectionProvider;
-  connectionProvider.setHeaders = function setHeadersWatched(this: IConnectionProvider, headers) {
-    current = headers;
-    return setHeaders.call(this, headers);
-  };
-  return async () => {
-    if (current === undefined || current === null) {
-      throw new Error('the connection has not signed in');
-    }
-    const headers = toRecord(current as HeadersLike);
-    if (bearerExpired(headers)) {
-      throw new Error("the connection's token has expired");
-    }
-    return headers;
-  };
-}
-
-/** A bearer JWT whose `exp` has passed, read as the driver's OAuth reads it; anything else is not expired. */
-function bearerExpired(headers: Record<string, string>): boolean {
-  const authorization = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
-  const payload = /^Bearer [\w-]+\.([\w-]+)\.[\w-]*$/.exec(authorization ?? '')?.[1];
-  if (payload === undefined) {
-    return false;
-  }
-  try {
-    const { exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof exp === 'number' && exp <= Math.floor(Date.now() / 1000);
-  } catch {
-    return false;
-  }
-}
-
-function toRecord(headers: HeadersLike): Record<string, string> {
-  const result: Record<string, string> = {};
-  if (typeof (headers as { forEach?: unknown }).forEach === 'function' && !Array.isArray(headers)) {
-    (headers as { forEach(cb: (v: string, k: string) => void): void }).forEach((value, key) => {
-      result[key] = value;
-    });
-  } else if (Symbol.iterator in Object(headers)) {
-    for (const [key, value] of headers as Iterable<[string, string]>) {
-      result[key] = value;
-    }
-  } else {
-    Object.assign(result, headers);
-  }
-  return result;
 }
