@@ -11,7 +11,9 @@ type HeadersLike =
  * and while the token is a JWT past its `exp` (the driver renews it on the application's next
  * call): the exporter then drops the batch with a debug log.
  */
-export default function watchAuthHeaders(connectionProvider: IConnectionProvider): () => Promise<Record<string, string>> {
+export default function watchAuthHeaders(
+  connectionProvider: IConnectionProvider,
+): () => Promise<Record<string, string>> {
   const read = headersReader(connectionProvider);
   return async () => {
     const current = read();

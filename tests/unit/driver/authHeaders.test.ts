@@ -11,7 +11,10 @@ function jwt(exp: number): string {
 }
 
 function driverConnection(): IConnectionProvider {
-  return new HttpConnection({ host: 'example.test', path: '/sql/1.0/warehouses/w' }, new ClientContextStub() as never);
+  return new HttpConnection(
+    { host: 'example.test', port: 443, path: '/sql/1.0/warehouses/w' },
+    new ClientContextStub() as never,
+  );
 }
 
 describe('watchAuthHeaders', () => {
