@@ -32,12 +32,18 @@ export default function watchAuthHeaders(
  * How the headers the driver set are read when an upload needs them. The driver's HTTP connection
  * keeps them in its `headers` field, which is read then, so the driver's per-call `setHeaders()`
  * stays as it is: a method set on the connection would run on every call and give it a shape of
- * its own. A connection without that field has its `setHeaders()` watched instead.
+ * its own. The connection is held weakly: it holds the driver's client and agent, which a target
+ * remembered by the shared caches must not keep alive after the connection's telemetry is gone
+ * (while it runs, it holds the connection itself). A connection without that field has its
+ * `setHeaders()` watched instead.
  */
 function headersReader(connectionProvider: IConnectionProvider): () => unknown {
-  const fields = connectionProvider as unknown as { headers?: unknown };
-  if (Object.prototype.hasOwnProperty.call(connectionProvider, 'headers') && typeof fields.headers === 'object') {
-    return () => fields.headers;
+  if (
+    Object.prototype.hasOwnProperty.call(connectionProvider, 'headers') &&
+    typeof (connectionProvider as { headers?: unknown }).headers === 'object'
+  ) {
+    const connection = new WeakRef(connectionProvider as { headers?: unknown });
+    return () => connection.deref()?.headers;
   }
   let current: unknown;
   const { setHeaders } = connectionProvider;

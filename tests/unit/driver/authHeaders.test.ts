@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import v8 from 'v8';
+import vm from 'vm';
 import HttpConnection from '@databricks/sql/dist/connection/connections/HttpConnection';
 import type IConnectionProvider from '@databricks/sql/dist/connection/contracts/IConnectionProvider';
 import watchAuthHeaders from '../../../lib/driver/authHeaders';
@@ -8,6 +10,16 @@ import ClientContextStub from '../.stubs/ClientContextStub';
 function jwt(exp: number): string {
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none' })}.${part({ exp })}.sig`;
+}
+
+function collectGarbage(): void {
+  const exposed = (global as { gc?: () => void }).gc;
+  if (exposed) {
+    exposed();
+    return;
+  }
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
 
 function driverConnection(): IConnectionProvider {
@@ -28,6 +40,23 @@ describe('watchAuthHeaders', () => {
     expect(await read()).to.deep.equal({ Authorization: 'Bearer second' });
     expect(Object.prototype.hasOwnProperty.call(connection, 'setHeaders')).to.equal(false);
     expect(Object.keys(connection)).to.deep.equal(shapeBefore);
+  });
+
+  it("does not keep the driver's connection alive: once it is gone, the headers are too", async () => {
+    let connection: IConnectionProvider | undefined = driverConnection();
+    connection.setHeaders({ Authorization: 'Bearer token' });
+    const read = watchAuthHeaders(connection);
+    const gone = new WeakRef(connection);
+    connection = undefined;
+    // A weakly held object stays alive until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    collectGarbage();
+    expect(gone.deref(), 'the connection was collected').to.equal(undefined);
+    let failure: unknown;
+    await read().catch((error: unknown) => {
+      failure = error;
+    });
+    expect((failure as Error)?.message).to.equal('the connection has not signed in');
   });
 
   it('rejects before the driver has signed in', async () => {
