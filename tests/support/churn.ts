@@ -13,7 +13,6 @@ import http from 'http';
 import { join } from 'path';
 import tls from 'tls';
 import v8 from 'v8';
-import vm from 'vm';
 import { DBSQLClient as PlainDBSQLClient, LogLevel } from '@databricks/sql';
 import type IDBSQLLogger from '@databricks/sql/dist/contracts/IDBSQLLogger';
 import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
@@ -23,6 +22,7 @@ import TelemetryClientProvider, { TelemetryClientProviderStats } from '../../lib
 import type { EmulatorEndpoint } from '../../bench/support/emulatorProcess';
 import { resolveTo } from '../../bench/support/loopbackName';
 import { CHURN_NODE_FLAGS } from '../../bench/children/churn';
+import { getGc } from './gc';
 
 /** `on`: our client, telemetry on with a short flush interval; `plain`: the driver's own client, telemetry off. */
 export type ChurnKind = 'on' | 'plain';
@@ -159,16 +159,6 @@ class CountingLogger implements IDBSQLLogger {
       this.firstWarning ??= `${level}: ${message}`;
     }
   }
-}
-
-/** `global.gc` under `--expose-gc`; otherwise exposed at run time. */
-function getGc(): () => void {
-  const exposed = (global as { gc?: () => void }).gc;
-  if (exposed) {
-    return exposed;
-  }
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
 }
 
 const sleep = (ms: number) =>

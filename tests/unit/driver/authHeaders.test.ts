@@ -1,25 +1,15 @@
 import { expect } from 'chai';
-import v8 from 'v8';
-import vm from 'vm';
 import HttpConnection from '@databricks/sql/dist/connection/connections/HttpConnection';
 import type IConnectionProvider from '@databricks/sql/dist/connection/contracts/IConnectionProvider';
 import watchAuthHeaders from '../../../lib/driver/authHeaders';
 import ClientContextStub from '../.stubs/ClientContextStub';
+import { getGc } from '../../support/gc';
+import { rejectionOf } from '../../support/harness';
 
 /** A JWT whose payload carries `exp` (seconds since the epoch); the signature is not checked. */
 function jwt(exp: number): string {
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none' })}.${part({ exp })}.sig`;
-}
-
-function collectGarbage(): void {
-  const exposed = (global as { gc?: () => void }).gc;
-  if (exposed) {
-    exposed();
-    return;
-  }
-  v8.setFlagsFromString('--expose-gc');
-  (vm.runInNewContext('gc') as () => void)();
 }
 
 function driverConnection(): IConnectionProvider {
@@ -50,22 +40,14 @@ describe('watchAuthHeaders', () => {
     connection = undefined;
     // A weakly held object stays alive until the current job ends.
     await new Promise((resolve) => setImmediate(resolve));
-    collectGarbage();
+    getGc()();
     expect(gone.deref(), 'the connection was collected').to.equal(undefined);
-    let failure: unknown;
-    await read().catch((error: unknown) => {
-      failure = error;
-    });
-    expect((failure as Error)?.message).to.equal('the connection has not signed in');
+    expect((await rejectionOf(read())).message).to.equal('the connection has not signed in');
   });
 
   it('rejects before the driver has signed in', async () => {
     const read = watchAuthHeaders(driverConnection());
-    let failure: unknown;
-    await read().catch((error: unknown) => {
-      failure = error;
-    });
-    expect((failure as Error)?.message).to.equal('the connection has not signed in');
+    expect((await rejectionOf(read())).message).to.equal('the connection has not signed in');
   });
 
   it('rejects a bearer JWT past its exp, and accepts one still valid', async () => {
@@ -73,11 +55,7 @@ describe('watchAuthHeaders', () => {
     const read = watchAuthHeaders(connection);
     const now = Math.floor(Date.now() / 1000);
     connection.setHeaders({ Authorization: `Bearer ${jwt(now - 10)}` });
-    let failure: unknown;
-    await read().catch((error: unknown) => {
-      failure = error;
-    });
-    expect((failure as Error)?.message).to.equal("the connection's token has expired");
+    expect((await rejectionOf(read())).message).to.equal("the connection's token has expired");
     connection.setHeaders({ Authorization: `Bearer ${jwt(now + 600)}` });
     expect(await read()).to.deep.equal({ Authorization: `Bearer ${jwt(now + 600)}` });
   });
@@ -90,11 +68,7 @@ describe('watchAuthHeaders', () => {
       },
     } as unknown as IConnectionProvider;
     const read = watchAuthHeaders(connection);
-    let failure: unknown;
-    await read().catch((error: unknown) => {
-      failure = error;
-    });
-    expect((failure as Error)?.message).to.equal('the connection has not signed in');
+    expect((await rejectionOf(read())).message).to.equal('the connection has not signed in');
     connection.setHeaders(new Map([['x-databricks-token', 'abc']]) as never);
     expect(await read()).to.deep.equal({ 'x-databricks-token': 'abc' });
     expect(given).to.have.length(1);
