@@ -79,6 +79,11 @@ function mean(c: AnchorCost): string {
   return `${signed(c.meanMicros)} ± ${c.meanSeMicros.toFixed(1)}`;
 }
 
+function headToHead(result: AnchorCaseResult): string {
+  const h = result.headToHead;
+  return `${signed(h.medianMicros)} ± ${h.seMicros.toFixed(1)} (${verdict(result.headToHeadPass)})`;
+}
+
 function anchorVerdict(result: AnchorCaseResult): string {
   if (result.pass) {
     return 'pass';
@@ -113,17 +118,23 @@ function renderAnchor(run: BenchRun): string[] {
     `${mean(result.builtin)} / ${mean(result.on)}`,
     `≤ ${(result.budgetFraction * 100).toFixed(1)} % (${(result.budgetFraction * result.plainMedianMicros).toFixed(1)} µs), ≤ built-in`,
     anchorVerdict(result),
+    headToHead(result),
   ]);
   const uploads = run.figures.find(
     (figure) => figure.group === ANCHOR_GROUP && figure.figure.startsWith('telemetry uploads'),
   );
-  // The profiler and upload rows: every anchor figure but the cases above and the uploads line.
+  // The profiler and upload rows: every anchor figure but the cases and head-to-head figures in
+  // the table above, and the uploads line.
   const others = run.figures
     .filter(
       (figure) =>
         figure.group === ANCHOR_GROUP &&
         figure !== uploads &&
-        !anchor.cases.some((result) => figure.figure.startsWith(`${result.name}: CPU per statement`)),
+        !anchor.cases.some(
+          (result) =>
+            figure.figure.startsWith(`${result.name}: CPU per statement`) ||
+            figure.figure.startsWith(`${result.name}, head to head`),
+        ),
     )
     .map((figure) => [figure.figure, figure.target, figure.measured, verdict(figure.pass)]);
   const profiles =
@@ -147,7 +158,9 @@ function renderAnchor(run: BenchRun): string[] {
       `through every order of the three; the built-in and ours run in separate processes (${anchor.processesPerSubject} of each), alternating. ` +
       `Before measuring, ${count(anchor.jitWarmup.rotations)} rotations of a direct columns \`SELECT 1\`, then ${anchor.warmupPerCase} of each case. ` +
       'A cost is the median of (subject − plain) less the median of (control − plain), ± its standard error; ' +
-      'the means count the statements an upload or a garbage collection landed in, which a median leaves out.',
+      'the means count the statements an upload or a garbage collection landed in, which a median leaves out. ' +
+      `Head to head, ${anchor.headToHeadProcesses} more processes hold the plain driver, the built-in and ours together: ` +
+      'the median of (ours − built-in), rotation by rotation, ± its standard error, leaves out what differs from one process to the next.',
     '',
     ...table(
       [
@@ -160,12 +173,14 @@ function renderAnchor(run: BenchRun): string[] {
         'means with uploads and GC, built-in / ours (µs)',
         'target for ours',
         'result',
+        'head to head: ours − built-in, µs ± SE (≤ 0)',
       ],
       rows,
     ),
     '',
     `Telemetry uploads the emulator received: built-in ${subjectRuns(anchor.subjects.builtin)}; ` +
-      `ours ${subjectRuns(anchor.subjects.on)}${uploads ? ` (${verdict(uploads.pass)})` : ''}.`,
+      `ours ${subjectRuns(anchor.subjects.on)}; both, head to head, ${subjectRuns(anchor.subjects.headToHead)}` +
+      `${uploads ? ` (${verdict(uploads.pass)})` : ''}.`,
     ...profiles,
   ];
 }

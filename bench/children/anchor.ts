@@ -1,18 +1,20 @@
 /**
  * Telemetry's cost per statement beside the driver's own: one process holds three warm clients on
- * one emulator, the plain driver (P), a second plain driver (Q, the control) and the client under
- * test (X: the driver's built-in telemetry or ours), and runs their statements in rotation,
- * charging each statement with the main thread's CPU while it ran. The rotations cycle through all
- * six orders of the three clients, so each runs first, second and last equally often and no
- * position's cost (a cold cache, the previous client's garbage) falls on one of them. X - P is the
- * subject's cost; Q - P is what two identical clients differ by, and is taken off it. The built-in
- * and ours run in separate processes: together they would slow each other.
+ * one emulator and runs their statements in rotation, charging each statement with the main
+ * thread's CPU while it ran. For an anchor row the three are the plain driver (P), a second plain
+ * driver (Q, the control) and the client under test (X: the driver's built-in telemetry or ours):
+ * X - P is the subject's cost, and Q - P, what two identical clients differ by, is taken off it.
+ * Head to head they are the plain driver, the built-in and ours: ours - built-in, rotation by
+ * rotation in one process, leaves out what differs from one process to the next. The rotations
+ * cycle through all six orders of the three clients, so each runs first, second and last equally
+ * often and no position's cost (a cold cache, the previous client's garbage) falls on one of them.
  *
  * The built-in refuses loopback host names and always uploads to port 443, so the emulator listens
  * on port 443 of a loopback address and the clients connect to a name under `.emulator.test`,
  * which this process alone resolves to that address. Argument: JSON `AnchorSpec`. Prints one JSON
  * line (`AnchorOutput`).
  */
+import type IDBSQLClient from '@databricks/sql/dist/contracts/IDBSQLClient';
 import type IDBSQLSession from '@databricks/sql/dist/contracts/IDBSQLSession';
 import { ClientKind, connect, runQuery } from '../support/clients';
 import type { EmulatorEndpoint } from '../support/emulatorProcess';
@@ -24,7 +26,8 @@ export interface AnchorSpec {
   endpoint: EmulatorEndpoint;
   /** The loopback address the endpoint's host name stands for. */
   address: string;
-  subject: Extract<ClientKind, 'builtin' | 'on'>;
+  /** The three clients, in the order their times are reported. */
+  clients: [ClientKind, ClientKind, ClientKind];
   /** [SQL, rotations] run before anything is measured, so every client's code is optimized. */
   jitWarmup: [string, number];
   /** Rotations before each measured case: its own result-handling code warms up. */
@@ -36,18 +39,15 @@ export interface AnchorSpec {
 export interface AnchorSample {
   name: string;
   clock: string;
-  /** CPU µs per statement, in rotation order: the plain driver, the control and the subject. */
-  plain: number[];
-  control: number[];
-  subject: number[];
+  /** CPU µs per statement of each of the spec's clients, in rotation order. */
+  micros: [number[], number[], number[]];
 }
 
 export type AnchorOutput = AnchorSample[];
 
 /**
- * Every order of the plain driver (0), the control (1) and the subject (2): three rotations of
- * one order, then three of its reverse, so any three consecutive rotations already put each client
- * in each position once.
+ * Every order of the three clients: three rotations of one order, then three of its reverse, so
+ * any three consecutive rotations already put each client in each position once.
  */
 const ORDERS: ReadonlyArray<readonly number[]> = [
   [0, 1, 2],
@@ -62,11 +62,10 @@ async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as AnchorSpec;
   resolveTo(spec.endpoint.host, spec.address);
   const [clock, cpu] = mainThreadClock();
-  const clients = [
-    await connect('plain', spec.endpoint),
-    await connect('plain', spec.endpoint),
-    await connect(spec.subject, spec.endpoint),
-  ];
+  const clients: IDBSQLClient[] = [];
+  for (const kind of spec.clients) {
+    clients.push(await connect(kind, spec.endpoint));
+  }
   const sessions = await Promise.all(clients.map((client) => client.openSession()));
   const rotate = async (sql: string, rotations: number, sample?: AnchorSample) => {
     for (let rotation = 0; rotation < rotations; rotation += 1) {
@@ -77,16 +76,14 @@ async function main(): Promise<void> {
         await runQuery(sessions[index] as IDBSQLSession, sql);
         times[index] = cpu() - start;
       }
-      sample?.plain.push(round(times[0], 1));
-      sample?.control.push(round(times[1], 1));
-      sample?.subject.push(round(times[2], 1));
+      sample?.micros.forEach((micros, index) => micros.push(round(times[index], 1)));
     }
   };
   await rotate(...spec.jitWarmup);
   const output: AnchorOutput = [];
   for (const [name, [sql, rotations]] of Object.entries(spec.cases)) {
     await rotate(sql, spec.warmup);
-    const sample: AnchorSample = { name, clock, plain: [], control: [], subject: [] };
+    const sample: AnchorSample = { name, clock, micros: [[], [], []] };
     await rotate(sql, rotations, sample);
     output.push(sample);
   }

@@ -19,6 +19,7 @@ import {
   anchorSql,
   AnchorSubject,
   AnchorSubjectRuns,
+  headToHeadCost,
 } from '../support/anchoring';
 import { EmulatorProcess, requestsBetween } from '../support/emulatorProcess';
 import { figure, FigureRecorder } from '../support/figures';
@@ -54,6 +55,16 @@ const ANCHOR_SUBJECTS: ReadonlyArray<[AnchorSubject, string]> = [
   ['builtin', 'built-in'],
   ['on', 'ours'],
 ];
+/** What each kind of anchor process holds: the plain driver first, then two more clients. */
+const ANCHOR_PROCESS_CLIENTS: Record<AnchorSubject | 'headToHead', AnchorSpec['clients']> = {
+  builtin: ['plain', 'plain', 'builtin'],
+  on: ['plain', 'plain', 'on'],
+  headToHead: ['plain', 'builtin', 'on'],
+};
+const ANCHOR_PROCESS_KINDS: ReadonlyArray<[AnchorSubject | 'headToHead', string]> = [
+  ...ANCHOR_SUBJECTS,
+  ['headToHead', 'built-in and ours head to head'],
+];
 
 /** Starts the anchor's emulator, or says why it cannot listen on port 443. */
 async function startAnchorEmulator(): Promise<EmulatorProcess | string> {
@@ -82,7 +93,7 @@ export const SKIPPED = figure<string>({
 });
 
 /** A case's costs, before it is judged. */
-type AnchorCaseCosts = Omit<AnchorCaseResult, 'oursAtMostBuiltin' | 'oursWithinBudget' | 'pass'>;
+type AnchorCaseCosts = Omit<AnchorCaseResult, 'oursAtMostBuiltin' | 'oursWithinBudget' | 'pass' | 'headToHeadPass'>;
 
 const CASE_AT_MOST_BUILTIN = oursAtMostBuiltin<AnchorCaseCosts>(
   (r) => r.on.medianMicros,
@@ -116,15 +127,29 @@ export const CASE_COST = figure<AnchorCaseCosts>({
   },
 });
 
-export const UPLOADS_RECEIVED = figure<Record<AnchorSubject, AnchorSubjectRuns>>({
+export const HEAD_TO_HEAD = figure<AnchorCaseCosts>({
+  id: 'anchor.headToHead',
+  group: 'Anchor',
+  title: (r) =>
+    `${r.name}, head to head: ours less the built-in, in the same processes (median of ${r.headToHead.rotations} rotations in ${processCount(r.headToHead.processes)})`,
+  target: atMost(
+    (r) => r.headToHead.medianMicros,
+    () => 0,
+    { name: 'ours − built-in', label: () => '0 µs' },
+  ),
+  measured: ({ headToHead: h }) =>
+    `${signed(h.medianMicros)} ± ${h.seMicros.toFixed(1)} µs; over the plain driver there, built-in ${signed(h.builtinMicros)}, ours ${signed(h.onMicros)} µs`,
+});
+
+export const UPLOADS_RECEIVED = figure<Record<AnchorSubject | 'headToHead', AnchorSubjectRuns>>({
   id: 'anchor.uploadsReceived',
   group: 'Anchor',
   title: 'telemetry uploads the emulator received while each subject ran',
   target: holds('> 0 from each', (runs) => runs.builtin.uploads > 0 && runs.on.uploads > 0),
   measured: (runs) => {
-    const sent = (subject: AnchorSubject) =>
+    const sent = (subject: AnchorSubject | 'headToHead') =>
       `${runs[subject].uploads} uploads over ${runs[subject].statementsPerClient.toLocaleString('en-US')} statements in ${processCount(runs[subject].processes)}`;
-    return `built-in ${sent('builtin')}; ours ${sent('on')}`;
+    return `built-in ${sent('builtin')}; ours ${sent('on')}; both, head to head, ${sent('headToHead')}`;
   },
 });
 
@@ -290,7 +315,7 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
       rotationsPerProcess: ANCHOR_ROTATIONS[path][format],
     })),
   );
-  const spec: Omit<AnchorSpec, 'subject'> = {
+  const spec: Omit<AnchorSpec, 'clients'> = {
     endpoint: { ...emulator.endpoint, host: ANCHOR_HOST },
     address: ANCHOR_ADDRESS,
     jitWarmup: [anchorSql('direct', 'columns'), QUICK ? 300 : 2000],
@@ -299,52 +324,66 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
   };
   const statementsPerClient =
     spec.jitWarmup[1] + cases.reduce((sum, c) => sum + spec.warmup + c.rotationsPerProcess, 0);
-  const outputs: Record<AnchorSubject, AnchorOutput[]> = { builtin: [], on: [] };
-  const runs: Record<AnchorSubject, AnchorSubjectRuns> = {
-    builtin: { processes: 0, statementsPerClient: 0, uploads: 0, unauthenticatedUploads: 0 },
-    on: { processes: 0, statementsPerClient: 0, uploads: 0, unauthenticatedUploads: 0 },
+  const outputs: Record<AnchorSubject | 'headToHead', AnchorOutput[]> = { builtin: [], on: [], headToHead: [] };
+  const noRuns = (): AnchorSubjectRuns => ({
+    processes: 0,
+    statementsPerClient: 0,
+    uploads: 0,
+    unauthenticatedUploads: 0,
+  });
+  const runs: Record<AnchorSubject | 'headToHead', AnchorSubjectRuns> = {
+    builtin: noRuns(),
+    on: noRuns(),
+    headToHead: noRuns(),
   };
   for (let run = 0; run < ANCHOR_PROCESSES; run += 1) {
-    for (const [subject, label] of ANCHOR_SUBJECTS) {
+    for (const [kind, label] of ANCHOR_PROCESS_KINDS) {
       progress(
         `anchor: ${label}, process ${run + 1} of ${ANCHOR_PROCESSES} (${statementsPerClient.toLocaleString('en-US')} statements per client)`,
       );
       const before = await emulator.requestCounts();
       const output = await runJsonChild<AnchorOutput>(
         'anchor.ts',
-        [JSON.stringify({ ...spec, subject } satisfies AnchorSpec)],
+        [JSON.stringify({ ...spec, clients: ANCHOR_PROCESS_CLIENTS[kind] } satisfies AnchorSpec)],
         [],
       );
       const requests = requestsBetween(before, await emulator.requestCounts());
       await emulator.clearTelemetry();
-      outputs[subject].push(output);
-      runs[subject].processes += 1;
-      runs[subject].statementsPerClient += statementsPerClient;
-      runs[subject].uploads += requests.telemetryExt ?? 0;
-      runs[subject].unauthenticatedUploads += requests.telemetryUnauth ?? 0;
+      outputs[kind].push(output);
+      runs[kind].processes += 1;
+      runs[kind].statementsPerClient += statementsPerClient;
+      runs[kind].uploads += requests.telemetryExt ?? 0;
+      runs[kind].unauthenticatedUploads += requests.telemetryUnauth ?? 0;
       const perCase = output.map((sample) => {
-        const cost = anchorCost([sample]);
+        const cost = kind === 'headToHead' ? headToHeadCost([sample]) : anchorCost([sample]);
         return `${sample.name} ${signed(cost.medianMicros)}`;
       });
+      const measured = kind === 'headToHead' ? 'ours less the built-in' : 'over the plain driver';
       progress(
-        `  anchor: ${label}: ${requests.telemetryExt} uploads; µs per statement over the plain driver: ${perCase.join(', ')}`,
+        `  anchor: ${label}: ${requests.telemetryExt} uploads; µs per statement ${measured}: ${perCase.join(', ')}`,
       );
     }
   }
 
   const caseResults: AnchorCaseResult[] = cases.map((c) => {
-    const samplesOf = (subject: AnchorSubject) =>
-      outputs[subject].map((output) => output.find((sample) => sample.name === c.name)!);
+    const samplesOf = (kind: AnchorSubject | 'headToHead') =>
+      outputs[kind].map((output) => output.find((sample) => sample.name === c.name)!);
     const all = [...samplesOf('builtin'), ...samplesOf('on')];
-    const plainMedianMicros = round(median(all.flatMap((sample) => sample.plain)), 1);
-    const builtin = anchorCost(samplesOf('builtin'));
-    const on = anchorCost(samplesOf('on'));
-    const costs: AnchorCaseCosts = { ...c, budgetFraction: ANCHOR_BUDGET[c.path], plainMedianMicros, builtin, on };
+    const plainMedianMicros = round(median(all.flatMap((sample) => sample.micros[0])), 1);
+    const costs: AnchorCaseCosts = {
+      ...c,
+      budgetFraction: ANCHOR_BUDGET[c.path],
+      plainMedianMicros,
+      builtin: anchorCost(samplesOf('builtin')),
+      on: anchorCost(samplesOf('on')),
+      headToHead: headToHeadCost(samplesOf('headToHead')),
+    };
     return {
       ...costs,
       oursAtMostBuiltin: CASE_AT_MOST_BUILTIN.check(costs) === true,
       oursWithinBudget: CASE_WITHIN_BUDGET.check(costs) === true,
       pass: CASE_COST.target.check(costs) === true,
+      headToHeadPass: HEAD_TO_HEAD.target.check(costs) === true,
     };
   });
   recorder.results.anchor = {
@@ -353,6 +392,7 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
     address: ANCHOR_ADDRESS,
     port: emulator.endpoint.port,
     processesPerSubject: ANCHOR_PROCESSES,
+    headToHeadProcesses: ANCHOR_PROCESSES,
     jitWarmup: { sql: spec.jitWarmup[0], rotations: spec.jitWarmup[1] },
     warmupPerCase: spec.warmup,
     subjects: runs,
@@ -361,6 +401,9 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
 
   for (const result of caseResults) {
     recorder.record(CASE_COST, result);
+  }
+  for (const result of caseResults) {
+    recorder.record(HEAD_TO_HEAD, result);
   }
   recorder.record(UPLOADS_RECEIVED, runs);
 }

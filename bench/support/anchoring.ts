@@ -51,10 +51,10 @@ function differences(values: readonly number[], plain: readonly number[]): numbe
   return values.map((value, i) => value - plain[i]);
 }
 
-/** Pools one subject's samples of one case, one per process. */
+/** Pools one subject's samples of one case, one per process; each sample's clients are plain, control, subject. */
 export function anchorCost(samples: readonly AnchorSample[]): AnchorCost {
-  const subject = samples.map((sample) => differences(sample.subject, sample.plain));
-  const control = samples.map((sample) => differences(sample.control, sample.plain));
+  const subject = samples.map(({ micros: [plain, , tested] }) => differences(tested, plain));
+  const control = samples.map(({ micros: [plain, other] }) => differences(other, plain));
   const allSubject = subject.flat();
   const allControl = control.flat();
   const processMedians = samples.map((_, k) => median(subject[k]) - median(control[k]));
@@ -63,15 +63,47 @@ export function anchorCost(samples: readonly AnchorSample[]): AnchorCost {
   return {
     processes: samples.length,
     rotations: allSubject.length,
-    plainMedianMicros: round(median(samples.flatMap((sample) => sample.plain)), 1),
-    controlMedianMicros: round(median(samples.flatMap((sample) => sample.control)), 1),
-    subjectMedianMicros: round(median(samples.flatMap((sample) => sample.subject)), 1),
+    plainMedianMicros: round(median(samples.flatMap((sample) => sample.micros[0])), 1),
+    controlMedianMicros: round(median(samples.flatMap((sample) => sample.micros[1])), 1),
+    subjectMedianMicros: round(median(samples.flatMap((sample) => sample.micros[2])), 1),
     medianMicros: round(median(allSubject) - median(allControl), 2),
     seMicros: round(Math.max(combined(medianSe), meanSe(processMedians)), 2),
     processMedians: processMedians.map((value) => round(value, 2)),
     meanMicros: round(mean(allSubject) - mean(allControl), 2),
     meanSeMicros: round(Math.max(combined(meanSe), meanSe(processMeans)), 2),
     processMeans: processMeans.map((value) => round(value, 2)),
+  };
+}
+
+/** Ours against the built-in on one case, in the same processes (clients: plain, built-in, ours). */
+export interface HeadToHeadCost {
+  processes: number;
+  rotations: number;
+  /** median(ours - built-in) over every rotation: what ours costs more, negative where less. */
+  medianMicros: number;
+  /** Its standard error, as an anchor cost's: the larger of the median's and the processes' spread. */
+  seMicros: number;
+  processMedians: number[];
+  /** Each one's cost over the plain driver in these processes: median(subject - plain). */
+  builtinMicros: number;
+  onMicros: number;
+}
+
+/** Pools the head-to-head samples of one case, one per process. */
+export function headToHeadCost(samples: readonly AnchorSample[]): HeadToHeadCost {
+  const oursOverBuiltin = samples.map(({ micros: [, builtin, ours] }) => differences(ours, builtin));
+  const all = oursOverBuiltin.flat();
+  const processMedians = oursOverBuiltin.map((values) => median(values));
+  const overPlain = (index: 1 | 2) =>
+    round(median(samples.flatMap(({ micros }) => differences(micros[index], micros[0]))), 2);
+  return {
+    processes: samples.length,
+    rotations: all.length,
+    medianMicros: round(median(all), 2),
+    seMicros: round(Math.max(medianSe(all), meanSe(processMedians)), 2),
+    processMedians: processMedians.map((value) => round(value, 2)),
+    builtinMicros: overPlain(1),
+    onMicros: overPlain(2),
   };
 }
 
@@ -101,7 +133,10 @@ export interface AnchorCaseResult extends AnchorCase {
   plainMedianMicros: number;
   builtin: AnchorCost;
   on: AnchorCost;
+  headToHead: HeadToHeadCost;
   oursAtMostBuiltin: boolean;
+  /** Head to head, ours at most the built-in. */
+  headToHeadPass: boolean;
   oursWithinBudget: boolean;
   pass: boolean;
 }
@@ -114,8 +149,10 @@ export interface AnchorResults {
   address: string;
   port: number;
   processesPerSubject: number;
+  /** Processes that held the built-in and ours together, for the head-to-head figures. */
+  headToHeadProcesses: number;
   jitWarmup: { sql: string; rotations: number };
   warmupPerCase: number;
-  subjects: Record<AnchorSubject, AnchorSubjectRuns>;
+  subjects: Record<AnchorSubject | 'headToHead', AnchorSubjectRuns>;
   cases: AnchorCaseResult[];
 }
