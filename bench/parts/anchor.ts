@@ -15,6 +15,7 @@ import {
   anchorCost,
   AnchorFormat,
   AnchorPath,
+  AnchorProcessKind,
   AnchorResults,
   anchorSql,
   AnchorSubject,
@@ -56,12 +57,12 @@ const ANCHOR_SUBJECTS: ReadonlyArray<[AnchorSubject, string]> = [
   ['on', 'ours'],
 ];
 /** What each kind of anchor process holds: the plain driver first, then two more clients. */
-const ANCHOR_PROCESS_CLIENTS: Record<AnchorSubject | 'headToHead', AnchorSpec['clients']> = {
+const ANCHOR_PROCESS_CLIENTS: Record<AnchorProcessKind, AnchorSpec['clients']> = {
   builtin: ['plain', 'plain', 'builtin'],
   on: ['plain', 'plain', 'on'],
   headToHead: ['plain', 'builtin', 'on'],
 };
-const ANCHOR_PROCESS_KINDS: ReadonlyArray<[AnchorSubject | 'headToHead', string]> = [
+const ANCHOR_PROCESS_KINDS: ReadonlyArray<[AnchorProcessKind, string]> = [
   ...ANCHOR_SUBJECTS,
   ['headToHead', 'built-in and ours head to head'],
 ];
@@ -141,13 +142,13 @@ export const HEAD_TO_HEAD = figure<AnchorCaseCosts>({
     `${signed(h.medianMicros)} ± ${h.seMicros.toFixed(1)} µs; over the plain driver there, built-in ${signed(h.builtinMicros)}, ours ${signed(h.onMicros)} µs`,
 });
 
-export const UPLOADS_RECEIVED = figure<Record<AnchorSubject | 'headToHead', AnchorSubjectRuns>>({
+export const UPLOADS_RECEIVED = figure<Record<AnchorProcessKind, AnchorSubjectRuns>>({
   id: 'anchor.uploadsReceived',
   group: 'Anchor',
   title: 'telemetry uploads the emulator received while each subject ran',
   target: holds('> 0 from each', (runs) => runs.builtin.uploads > 0 && runs.on.uploads > 0),
   measured: (runs) => {
-    const sent = (subject: AnchorSubject | 'headToHead') =>
+    const sent = (subject: AnchorProcessKind) =>
       `${runs[subject].uploads} uploads over ${runs[subject].statementsPerClient.toLocaleString('en-US')} statements in ${processCount(runs[subject].processes)}`;
     return `built-in ${sent('builtin')}; ours ${sent('on')}; both, head to head, ${sent('headToHead')}`;
   },
@@ -324,14 +325,14 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
   };
   const statementsPerClient =
     spec.jitWarmup[1] + cases.reduce((sum, c) => sum + spec.warmup + c.rotationsPerProcess, 0);
-  const outputs: Record<AnchorSubject | 'headToHead', AnchorOutput[]> = { builtin: [], on: [], headToHead: [] };
+  const outputs: Record<AnchorProcessKind, AnchorOutput[]> = { builtin: [], on: [], headToHead: [] };
   const noRuns = (): AnchorSubjectRuns => ({
     processes: 0,
     statementsPerClient: 0,
     uploads: 0,
     unauthenticatedUploads: 0,
   });
-  const runs: Record<AnchorSubject | 'headToHead', AnchorSubjectRuns> = {
+  const runs: Record<AnchorProcessKind, AnchorSubjectRuns> = {
     builtin: noRuns(),
     on: noRuns(),
     headToHead: noRuns(),
@@ -366,7 +367,7 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
   }
 
   const caseResults: AnchorCaseResult[] = cases.map((c) => {
-    const samplesOf = (kind: AnchorSubject | 'headToHead') =>
+    const samplesOf = (kind: AnchorProcessKind) =>
       outputs[kind].map((output) => output.find((sample) => sample.name === c.name)!);
     const all = [...samplesOf('builtin'), ...samplesOf('on')];
     const plainMedianMicros = round(median(all.flatMap((sample) => sample.micros[0])), 1);

@@ -4,6 +4,9 @@ import { meanSe, median, medianSe, round } from './stats';
 /** The anchor child's subjects: the driver's built-in telemetry and ours. */
 export type AnchorSubject = 'builtin' | 'on';
 
+/** What an anchor process measures: one subject against the plain driver, or both head to head. */
+export type AnchorProcessKind = AnchorSubject | 'headToHead';
+
 /** Direct results answer in one RPC; polled ones take execute, status, metadata, fetches and close. */
 export type AnchorPath = 'direct' | 'polled';
 
@@ -153,6 +156,6 @@ export interface AnchorResults {
   headToHeadProcesses: number;
   jitWarmup: { sql: string; rotations: number };
   warmupPerCase: number;
-  subjects: Record<AnchorSubject | 'headToHead', AnchorSubjectRuns>;
+  subjects: Record<AnchorProcessKind, AnchorSubjectRuns>;
   cases: AnchorCaseResult[];
 }
