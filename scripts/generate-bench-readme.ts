@@ -159,7 +159,7 @@ function renderAnchor(run: BenchRun): string[] {
       `Before measuring, ${count(anchor.jitWarmup.rotations)} rotations of a direct columns \`SELECT 1\`, then ${anchor.warmupPerCase} of each case. ` +
       'A cost is the median of (subject − plain) less the median of (control − plain), ± its standard error; ' +
       'the means count the statements an upload or a garbage collection landed in, which a median leaves out. ' +
-      `Head to head, ${anchor.headToHeadProcesses} more processes hold the plain driver, the built-in and ours together: ` +
+      `Head to head, ${anchor.subjects.headToHead.processes} more processes hold the plain driver, the built-in and ours together: ` +
       'the median of (ours − built-in), rotation by rotation, ± its standard error, leaves out what differs from one process to the next.',
     '',
     ...table(

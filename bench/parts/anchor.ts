@@ -393,7 +393,6 @@ async function anchorRuns(recorder: FigureRecorder, emulator: EmulatorProcess): 
     address: ANCHOR_ADDRESS,
     port: emulator.endpoint.port,
     processesPerSubject: ANCHOR_PROCESSES,
-    headToHeadProcesses: ANCHOR_PROCESSES,
     jitWarmup: { sql: spec.jitWarmup[0], rotations: spec.jitWarmup[1] },
     warmupPerCase: spec.warmup,
     subjects: runs,

@@ -152,8 +152,6 @@ export interface AnchorResults {
   address: string;
   port: number;
   processesPerSubject: number;
-  /** Processes that held the built-in and ours together, for the head-to-head figures. */
-  headToHeadProcesses: number;
   jitWarmup: { sql: string; rotations: number };
   warmupPerCase: number;
   subjects: Record<AnchorProcessKind, AnchorSubjectRuns>;
